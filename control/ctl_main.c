@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * plainsight-ctl: the operator's command line.
+ *
+ *   plainsight-ctl [--socket PATH] [--json] status
+ *   plainsight-ctl [--socket PATH] [--json] stats
+ *
+ * Exit codes: 0 success, 1 the data plane could not be reached or answered
+ * with an error, 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ctl_client.h"
+#include "ps_version.h"
+
+#define CTL_TIMEOUT_MS	5000
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: plainsight-ctl [options] COMMAND\n"
+		"\n"
+		"commands:\n"
+		"  status      data-plane state, ports, links, workers\n"
+		"  stats       packet, byte and drop counters per port and reason\n"
+		"\n"
+		"options:\n"
+		"  -s, --socket PATH   control socket (default %s)\n"
+		"  -j, --json          print the reply as JSON\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          this text\n", CTL_DEFAULT_SOCKET);
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "-";
+}
+
+static json_int_t
+num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static void
+print_status(json_t *r)
+{
+	json_int_t up = num(r, "uptime_s");
+	json_t *ports = json_object_get(r, "ports");
+	json_t *workers = json_object_get(r, "workers");
+	json_t *p;
+	size_t i;
+
+	printf("plainsight-dp %s  pid %" JSON_INTEGER_FORMAT "  %s  up %"
+	       JSON_INTEGER_FORMAT "d %02" JSON_INTEGER_FORMAT ":%02"
+	       JSON_INTEGER_FORMAT ":%02" JSON_INTEGER_FORMAT "\n",
+	       str(r, "version"), num(r, "pid"), str(r, "state"),
+	       up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
+	printf("config %s\n\n", str(r, "config"));
+	printf("%-12s %-11s %-5s %-16s %-10s %-4s %-12s %5s %3s/%-3s\n",
+	       "PORT", "ROLE", "LINK", "DRIVER", "SEGMENT", "SIDE", "PEER",
+	       "MTU", "RXQ", "TXQ");
+	json_array_foreach(ports, i, p) {
+		const char *group = str(p, "segment");
+
+		if (strcmp(group, "-") == 0)
+			group = str(p, "pair");
+		printf("%-12s %-11s %-5s %-16s %-10s %-4s %-12s %5" JSON_INTEGER_FORMAT
+		       " %3" JSON_INTEGER_FORMAT "/%-3" JSON_INTEGER_FORMAT "\n",
+		       str(p, "name"), str(p, "role"), str(p, "link"),
+		       str(p, "driver"), group, str(p, "side"), str(p, "peer"),
+		       num(p, "mtu"), num(p, "rx_queues"), num(p, "tx_queues"));
+	}
+	printf("\n%zu worker(s):", json_array_size(workers));
+	json_array_foreach(workers, i, p)
+		printf(" lcore %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
+		       " rx queues)%s", num(p, "lcore"), num(p, "rx_queues"),
+		       i + 1 < json_array_size(workers) ? "," : "");
+	printf("\n");
+}
+
+static void
+print_counters(const char *title, json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	bool any = false;
+
+	printf("\n%s\n", title);
+	json_object_foreach(obj, key, v) {
+		if (json_integer_value(v) == 0)
+			continue;
+		printf("  %-32s %15" JSON_INTEGER_FORMAT "\n", key,
+		       json_integer_value(v));
+		any = true;
+	}
+	if (!any)
+		printf("  (all zero)\n");
+}
+
+static void
+print_stats(json_t *r)
+{
+	json_t *ports = json_object_get(r, "ports");
+	json_t *p;
+	size_t i;
+
+	printf("%-12s %-5s %12s %15s %12s %15s %9s %9s %9s %9s\n", "PORT",
+	       "LINK", "RX PKTS", "RX BYTES", "TX PKTS", "TX BYTES", "TX DROP",
+	       "MISSED", "RX ERR", "TX ERR");
+	json_array_foreach(ports, i, p)
+		printf("%-12s %-5s %12" JSON_INTEGER_FORMAT " %15" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %15" JSON_INTEGER_FORMAT
+		       " %9" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT
+		       " %9" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT "\n",
+		       str(p, "name"), str(p, "link"), num(p, "rx_packets"),
+		       num(p, "rx_bytes"), num(p, "tx_packets"),
+		       num(p, "tx_bytes"), num(p, "tx_dropped"),
+		       num(p, "nic_rx_missed"), num(p, "nic_rx_errors"),
+		       num(p, "nic_tx_errors"));
+	print_counters("parser verdicts (non-zero):", json_object_get(r, "parser"));
+	print_counters("bridge events (non-zero):", json_object_get(r, "bridge"));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CTL_DEFAULT_SOCKET;
+	const char *cmd;
+	json_t *req, *reply = NULL;
+	char err[512];
+	bool as_json = false;
+	int opt, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+s:jVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			as_json = true;
+			break;
+		case 'V':
+			printf("plainsight-ctl %s\n", PS_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "plainsight-ctl: %s: unknown option or "
+				"missing argument (see --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "plainsight-ctl: no command given (see --help)\n");
+		return 2;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0) {
+		fprintf(stderr, "plainsight-ctl: unknown command \"%s\" "
+			"(expected status or stats)\n", cmd);
+		return 2;
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "plainsight-ctl: %s takes no argument, got \"%s\"\n",
+			cmd, argv[optind + 1]);
+		return 2;
+	}
+
+	req = json_pack("{s:s}", "cmd", cmd);
+	rc = ctl_request(path, req, CTL_TIMEOUT_MS, &reply, err, sizeof(err));
+	json_decref(req);
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-ctl: %s\n", err);
+		return 1;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n",
+			str(reply, "error"));
+		json_decref(reply);
+		return 1;
+	}
+	if (as_json) {
+		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("\n");
+	} else if (strcmp(cmd, "status") == 0) {
+		print_status(reply);
+	} else {
+		print_stats(reply);
+	}
+	json_decref(reply);
+	return 0;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * plainsight-dp process state: ports, workers and the shared stop flag.
+ * Only dataplane/dpdk/ includes DPDK headers.
+ */
+#ifndef PS_DP_H
+#define PS_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <rte_mempool.h>
+
+#include "ps_config.h"
+#include "ps_stats.h"
+
+#define PS_RXQ_PER_WORKER_MAX	(PS_PORTS_MAX * 4)
+#define PS_SCRATCH_SIZE		(64 * 1024 + 256)
+
+struct ps_dp;
+
+struct ps_dp_port {
+	uint16_t port_id;		/* DPDK port id */
+	const struct ps_port_cfg *cfg;
+	int bridge_to;			/* index of the egress port, or -1 */
+	uint16_t n_rxq;
+	uint16_t n_txq;
+	char driver[32];
+};
+
+struct ps_rxq_ref {
+	uint16_t port;			/* index into dp->ports */
+	uint16_t queue;
+};
+
+struct ps_worker {
+	unsigned int id;		/* 0 .. n_workers-1, also its tx queue */
+	unsigned int lcore;
+	struct ps_dp *dp;
+	struct rte_mempool *pool;
+	unsigned int n_rxq;
+	struct ps_rxq_ref rxq[PS_RXQ_PER_WORKER_MAX];
+	uint8_t *linear;		/* copy of a multi-segment frame */
+	uint8_t *fragbuf;		/* one fragment being built */
+	struct ps_worker_stats stats;
+};
+
+struct ps_dp {
+	const struct ps_config *cfg;
+	struct ps_dp_port ports[PS_PORTS_MAX];
+	unsigned int n_ports;
+	struct ps_worker *workers[PS_WORKERS_MAX];
+	unsigned int n_workers;
+	struct rte_mempool *pool;
+	volatile int quit;		/* set by the signal handler */
+	time_t started;
+};
+
+/*
+ * Configure and start every port of dp->cfg with one tx queue per worker and
+ * up to one rx queue per worker, and spread the rx queues over the workers.
+ * Called once by the main lcore after EAL init. On error writes one line into
+ * err and returns a negative errno; ports already started are left to
+ * ps_ports_stop().
+ */
+int ps_ports_start(struct ps_dp *dp, char *err, size_t errlen);
+
+/* Stop and close every port. Main lcore, after the workers returned. */
+void ps_ports_stop(struct ps_dp *dp);
+
+/*
+ * Allocate the workers of dp->cfg (per-lcore memory on the lcore's socket).
+ * Returns 0 or a negative errno.
+ */
+int ps_workers_create(struct ps_dp *dp);
+
+void ps_workers_free(struct ps_dp *dp);
+
+/*
+ * lcore entry point of a worker: polls its rx queues until dp->quit is set.
+ * arg is the struct ps_worker. Returns 0.
+ */
+int ps_worker_main(void *arg);
+
+/* Management thread: serves the control socket until dp->quit is set. */
+struct ps_mgmt;
+
+int ps_mgmt_start(struct ps_dp *dp, const char *path, struct ps_mgmt **out,
+		  char *err, size_t errlen);
+void ps_mgmt_stop(struct ps_mgmt *m);
+
+#endif /* PS_DP_H */

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Management thread: serves the local control socket.
+ *
+ * Protocol (docs/control.md): the client connects, writes one JSON object on
+ * one line, e.g. {"cmd":"stats"}, and reads one JSON object on one line back;
+ * then the server closes. Replies carry "ok": true, or "ok": false with
+ * "error". The thread only reads worker counters; it never touches the packet
+ * path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+
+#include "ps_dp.h"
+#include "ps_version.h"
+
+#define PS_MGMT_REQ_MAX		4096
+#define PS_MGMT_IO_TIMEOUT_MS	2000
+
+struct ps_mgmt {
+	struct ps_dp *dp;
+	int fd;
+	pthread_t thread;
+	char path[PS_SOCKET_PATH_MAX];
+};
+
+static const char *
+link_state(uint16_t port_id)
+{
+	struct rte_eth_link link;
+
+	if (rte_eth_link_get_nowait(port_id, &link) < 0)
+		return "unknown";
+	return link.link_status == RTE_ETH_LINK_UP ? "up" : "down";
+}
+
+static json_t *
+cmd_status(struct ps_mgmt *m)
+{
+	const struct ps_dp *dp = m->dp;
+	json_t *ports = json_array();
+	json_t *workers = json_array();
+	unsigned int i;
+
+	for (i = 0; i < dp->n_ports; i++) {
+		const struct ps_dp_port *p = &dp->ports[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i}",
+			"name", p->cfg->name,
+			"role", ps_port_role_name(p->cfg->role),
+			"device", p->cfg->device,
+			"driver", p->driver,
+			"port_id", (json_int_t)p->port_id,
+			"mtu", (json_int_t)p->cfg->mtu,
+			"rx_queues", (json_int_t)p->n_rxq,
+			"tx_queues", (json_int_t)p->n_txq);
+
+		json_object_set_new(o, "link", json_string(link_state(p->port_id)));
+		if (p->cfg->side != 0) {
+			char side[2] = { p->cfg->side, '\0' };
+
+			json_object_set_new(o, p->cfg->role == PS_ROLE_NET ?
+					    "segment" : "pair",
+					    json_string(p->cfg->group));
+			json_object_set_new(o, "side", json_string(side));
+			json_object_set_new(o, "peer",
+				json_string(dp->cfg->ports[p->cfg->peer].name));
+		}
+		json_array_append_new(ports, o);
+	}
+	for (i = 0; i < dp->n_workers; i++)
+		json_array_append_new(workers, json_pack("{s:i, s:i, s:i}",
+			"id", (json_int_t)dp->workers[i]->id,
+			"lcore", (json_int_t)dp->workers[i]->lcore,
+			"rx_queues", (json_int_t)dp->workers[i]->n_rxq));
+
+	return json_pack("{s:b, s:s, s:i, s:I, s:s, s:s, s:o, s:o}",
+		"ok", 1,
+		"version", PS_VERSION,
+		"pid", (json_int_t)getpid(),
+		"uptime_s", (json_int_t)(time(NULL) - dp->started),
+		"config", dp->cfg->path,
+		"state", __atomic_load_n(&dp->quit, __ATOMIC_RELAXED) ?
+			"stopping" : "running",
+		"ports", ports,
+		"workers", workers);
+}
+
+static json_t *
+cmd_stats(struct ps_mgmt *m)
+{
+	const struct ps_dp *dp = m->dp;
+	json_t *ports = json_array();
+	json_t *parser = json_object();
+	json_t *bridge = json_object();
+	json_t *workers = json_array();
+	unsigned int i, w, r;
+
+	for (i = 0; i < dp->n_ports; i++) {
+		const struct ps_dp_port *p = &dp->ports[i];
+		struct ps_port_counters sum = { 0 };
+		struct rte_eth_stats es;
+		json_t *o;
+
+		for (w = 0; w < dp->n_workers; w++) {
+			const struct ps_port_counters *c =
+				&dp->workers[w]->stats.port[i];
+
+			sum.rx_pkts += c->rx_pkts;
+			sum.rx_bytes += c->rx_bytes;
+			sum.tx_pkts += c->tx_pkts;
+			sum.tx_bytes += c->tx_bytes;
+			sum.tx_dropped += c->tx_dropped;
+		}
+		memset(&es, 0, sizeof(es));
+		(void)rte_eth_stats_get(p->port_id, &es);
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"name", p->cfg->name,
+			"role", ps_port_role_name(p->cfg->role),
+			"link", link_state(p->port_id),
+			"rx_packets", (json_int_t)sum.rx_pkts,
+			"rx_bytes", (json_int_t)sum.rx_bytes,
+			"tx_packets", (json_int_t)sum.tx_pkts,
+			"tx_bytes", (json_int_t)sum.tx_bytes,
+			"tx_dropped", (json_int_t)sum.tx_dropped,
+			"nic_rx_missed", (json_int_t)es.imissed,
+			"nic_rx_errors", (json_int_t)es.ierrors,
+			"nic_tx_errors", (json_int_t)es.oerrors,
+			"nic_rx_nombuf", (json_int_t)es.rx_nombuf);
+		json_array_append_new(ports, o);
+	}
+	for (r = 0; r < PS_PKT_REASON_MAX; r++) {
+		uint64_t v = 0;
+
+		for (w = 0; w < dp->n_workers; w++)
+			v += dp->workers[w]->stats.pkt_reason[r];
+		json_object_set_new(parser, ps_pkt_reason_name((enum ps_pkt_reason)r),
+				    json_integer((json_int_t)v));
+	}
+	for (r = 0; r < PS_BRIDGE_EVENT_MAX; r++) {
+		uint64_t v = 0;
+
+		for (w = 0; w < dp->n_workers; w++)
+			v += dp->workers[w]->stats.bridge[r];
+		json_object_set_new(bridge, ps_bridge_event_name((enum ps_bridge_event)r),
+				    json_integer((json_int_t)v));
+	}
+	for (w = 0; w < dp->n_workers; w++) {
+		const struct ps_worker_stats *s = &dp->workers[w]->stats;
+
+		json_array_append_new(workers, json_pack("{s:i, s:I, s:I}",
+			"id", (json_int_t)w,
+			"polls", (json_int_t)s->polls,
+			"busy_polls", (json_int_t)s->busy_polls));
+	}
+	return json_pack("{s:b, s:o, s:o, s:o, s:o}", "ok", 1,
+			 "ports", ports, "parser", parser, "bridge", bridge,
+			 "workers", workers);
+}
+
+static json_t *
+error_reply(const char *msg)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *
+dispatch(struct ps_mgmt *m, const char *req, size_t len)
+{
+	json_error_t jerr;
+	json_t *root, *reply;
+	const char *cmd;
+
+	root = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return error_reply("request is not valid JSON");
+	cmd = json_string_value(json_object_get(root, "cmd"));
+	if (cmd == NULL)
+		reply = error_reply("request has no \"cmd\" string");
+	else if (strcmp(cmd, "status") == 0)
+		reply = cmd_status(m);
+	else if (strcmp(cmd, "stats") == 0)
+		reply = cmd_stats(m);
+	else
+		reply = error_reply("unknown command (expected status or stats)");
+	json_decref(root);
+	return reply;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+				if (poll(&pfd, 1, PS_MGMT_IO_TIMEOUT_MS) <= 0)
+					return -ETIMEDOUT;
+				continue;
+			}
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One request, one reply. A client that sends nothing in time, or too much,
+ * gets an error and is closed: the thread never blocks on a client. */
+static void
+serve_client(struct ps_mgmt *m, int cfd)
+{
+	char req[PS_MGMT_REQ_MAX];
+	size_t len = 0;
+	json_t *reply = NULL;
+	char *out;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = cfd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, PS_MGMT_IO_TIMEOUT_MS) <= 0) {
+			reply = error_reply("timed out waiting for the request");
+			break;
+		}
+		n = recv(cfd, req + len, sizeof(req) - len, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(req, '\n', len) != NULL) {
+			reply = dispatch(m, req, (size_t)((char *)memchr(req, '\n', len) - req));
+			break;
+		}
+		if (len == sizeof(req)) {
+			reply = error_reply("request too long");
+			break;
+		}
+	}
+	if (reply == NULL && len > 0)
+		reply = dispatch(m, req, len);	/* no newline, peer shut down */
+	if (reply == NULL)
+		return;
+	out = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (out == NULL)
+		return;
+	if (write_all(cfd, out, strlen(out)) == 0)
+		(void)write_all(cfd, "\n", 1);
+	free(out);
+}
+
+static void *
+mgmt_main(void *arg)
+{
+	struct ps_mgmt *m = arg;
+
+	while (!__atomic_load_n(&m->dp->quit, __ATOMIC_RELAXED)) {
+		struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+		int cfd;
+
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		cfd = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd < 0)
+			continue;
+		serve_client(m, cfd);
+		close(cfd);
+	}
+	return NULL;
+}
+
+/* Create the socket's directory (0750) if it is missing; one level only. */
+static int
+ensure_dir(const char *path)
+{
+	char dir[PS_SOCKET_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A socket file left by a process that died is removed; one that answers
+ * belongs to a running data plane and is refused. */
+static int
+claim_path(const struct sockaddr_un *sa)
+{
+	int fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (rc == 0)
+		return -EADDRINUSE;
+	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int
+ps_mgmt_start(struct ps_dp *dp, const char *path, struct ps_mgmt **out,
+	      char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct ps_mgmt *m;
+	int rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	m->dp = dp;
+	m->fd = -1;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	rc = ensure_dir(path);
+	if (rc < 0) {
+		snprintf(err, errlen, "control socket %s: cannot create its "
+			 "directory: %s", path, strerror(-rc));
+		goto err_free;
+	}
+	rc = claim_path(&sa);
+	if (rc < 0) {
+		snprintf(err, errlen, "control socket %s: %s", path,
+			 rc == -EADDRINUSE ? "in use by another running "
+			 "plainsight-dp" : strerror(-rc));
+		goto err_free;
+	}
+	m->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (m->fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		goto err_free;
+	}
+	if (bind(m->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0660) < 0 || listen(m->fd, 16) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "control socket %s: %s", path,
+			 strerror(errno));
+		goto err_close;
+	}
+	rc = rte_ctrl_thread_create(&m->thread, "ps-mgmt", NULL, mgmt_main, m);
+	if (rc != 0) {
+		rc = -rc;
+		snprintf(err, errlen, "cannot start the management thread: %s",
+			 strerror(-rc));
+		goto err_unlink;
+	}
+	*out = m;
+	return 0;
+err_unlink:
+	unlink(path);
+err_close:
+	close(m->fd);
+err_free:
+	free(m);
+	return rc;
+}
+
+void
+ps_mgmt_stop(struct ps_mgmt *m)
+{
+	if (m == NULL)
+		return;
+	/* dp->quit is already set: the thread leaves its poll within 200 ms. */
+	pthread_join(m->thread, NULL);
+	close(m->fd);
+	unlink(m->path);
+	free(m);
+}

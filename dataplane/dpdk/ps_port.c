@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Port bring-up: one tx queue per worker on every port (no locks on the
+ * transmit path), rx queues spread over the workers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "ps_dp.h"
+
+/* Device name as EAL registers it: the device string up to the first comma. */
+static void
+dev_name(const char *device, char *out, size_t outlen)
+{
+	size_t n = strcspn(device, ",");
+
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, device, n);
+	out[n] = '\0';
+}
+
+static int
+find_port_id(const struct ps_port_cfg *pc, uint16_t *port_id)
+{
+	char name[PS_DEV_MAX];
+	char alt[PS_DEV_MAX];
+
+	dev_name(pc->device, name, sizeof(name));
+	if (rte_eth_dev_get_port_by_name(name, port_id) == 0)
+		return 0;
+	/* PCI devices given as BB:DD.F register with the 0000: domain. */
+	if (pc->is_pci) {
+		snprintf(alt, sizeof(alt), "0000:%s", name);
+		if (rte_eth_dev_get_port_by_name(alt, port_id) == 0)
+			return 0;
+	}
+	return -ENODEV;
+}
+
+static int
+port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
+{
+	struct ps_dp_port *p = &dp->ports[idx];
+	const struct ps_port_cfg *pc = p->cfg;
+	const struct ps_config *cfg = dp->cfg;
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	uint16_t nb_rxd = (uint16_t)cfg->rx_desc;
+	uint16_t nb_txd = (uint16_t)cfg->tx_desc;
+	uint16_t q;
+	int socket;
+	int rc;
+
+	rc = find_port_id(pc, &p->port_id);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %s: device \"%s\" did not probe "
+			 "(wrong driver name or interface?)", pc->name, pc->device);
+		return rc;
+	}
+	rc = rte_eth_dev_info_get(p->port_id, &info);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %s: cannot read device info: %s",
+			 pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	snprintf(p->driver, sizeof(p->driver), "%s",
+		 info.driver_name != NULL ? info.driver_name : "?");
+	if (info.max_tx_queues < dp->n_workers) {
+		snprintf(err, errlen, "port %s: device offers %u tx queue(s) but "
+			 "%u workers need one each (e.g. qpairs=%u for af_packet)",
+			 pc->name, info.max_tx_queues, dp->n_workers,
+			 dp->n_workers);
+		return -EINVAL;
+	}
+	p->n_txq = (uint16_t)dp->n_workers;
+	p->n_rxq = RTE_MIN((uint16_t)dp->n_workers, info.max_rx_queues);
+	if (p->n_rxq == 0) {
+		snprintf(err, errlen, "port %s: device has no rx queue", pc->name);
+		return -EINVAL;
+	}
+
+	memset(&conf, 0, sizeof(conf));
+	/* A bump in the wire forwards what it receives: no VLAN stripping, no
+	 * CRC or checksum rewriting; multi-segment only when the device can. */
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %s: configure failed: %s", pc->name,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rxd, &nb_txd);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %s: descriptor counts refused: %s",
+			 pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	socket = rte_eth_dev_socket_id(p->port_id);
+	if (socket < 0)
+		socket = 0;
+	for (q = 0; q < p->n_rxq; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rxd,
+					    (unsigned int)socket, NULL, dp->pool);
+		if (rc < 0) {
+			snprintf(err, errlen, "port %s: rx queue %u: %s (mempool "
+				 "mbuf_data_size %u too small for the device's frames?)",
+				 pc->name, q, rte_strerror(-rc),
+				 cfg->mbuf_data_size);
+			return rc;
+		}
+	}
+	for (q = 0; q < p->n_txq; q++) {
+		rc = rte_eth_tx_queue_setup(p->port_id, q, nb_txd,
+					    (unsigned int)socket, NULL);
+		if (rc < 0) {
+			snprintf(err, errlen, "port %s: tx queue %u: %s", pc->name,
+				 q, rte_strerror(-rc));
+			return rc;
+		}
+	}
+	/* Promiscuous: the appliance forwards frames for every MAC. Not every
+	 * virtual device implements it, so failure is not fatal. */
+	(void)rte_eth_promiscuous_enable(p->port_id);
+	rc = rte_eth_dev_start(p->port_id);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %s: start failed: %s", pc->name,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int
+ps_ports_start(struct ps_dp *dp, char *err, size_t errlen)
+{
+	const struct ps_config *cfg = dp->cfg;
+	unsigned int i, w;
+	int rc;
+
+	dp->n_ports = cfg->n_ports;
+	for (i = 0; i < cfg->n_ports; i++) {
+		dp->ports[i].cfg = &cfg->ports[i];
+		dp->ports[i].port_id = UINT16_MAX;
+		/* net ports bridge to their segment peer; tool ports are
+		 * sinks until tool legs exist. */
+		dp->ports[i].bridge_to = cfg->ports[i].role == PS_ROLE_NET ?
+			(int)cfg->ports[i].peer : -1;
+	}
+	for (i = 0; i < cfg->n_ports; i++) {
+		rc = port_start(dp, i, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	/* Spread rx queues: queue q of every port goes to worker q mod W. */
+	for (i = 0; i < dp->n_ports; i++) {
+		uint16_t q;
+
+		for (q = 0; q < dp->ports[i].n_rxq; q++) {
+			struct ps_worker *wk = dp->workers[q % dp->n_workers];
+
+			if (wk->n_rxq >= PS_RXQ_PER_WORKER_MAX) {
+				snprintf(err, errlen, "too many rx queues for "
+					 "worker %u", wk->id);
+				return -E2BIG;
+			}
+			wk->rxq[wk->n_rxq].port = (uint16_t)i;
+			wk->rxq[wk->n_rxq].queue = q;
+			wk->n_rxq++;
+		}
+	}
+	for (w = 0; w < dp->n_workers; w++)
+		if (dp->workers[w]->n_rxq == 0)
+			RTE_LOG(NOTICE, USER1, "worker %u polls no rx queue\n", w);
+	return 0;
+}
+
+void
+ps_ports_stop(struct ps_dp *dp)
+{
+	unsigned int i;
+
+	for (i = 0; i < dp->n_ports; i++) {
+		if (dp->ports[i].port_id == UINT16_MAX)
+			continue;
+		(void)rte_eth_dev_stop(dp->ports[i].port_id);
+		(void)rte_eth_dev_close(dp->ports[i].port_id);
+		dp->ports[i].port_id = UINT16_MAX;
+	}
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Data-plane counters. Each worker owns one struct ps_worker_stats and is the
+ * only writer; the management thread reads them without locks (aligned 64-bit
+ * loads are atomic on the supported targets) and sums over workers.
+ *
+ * One X-macro list per family gives the enum, the storage and the names, so a
+ * new drop reason is one line here and shows up in `plainsight-ctl stats`.
+ */
+#ifndef PS_STATS_H
+#define PS_STATS_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "ps_config.h"
+#include "ps_pkt.h"
+
+/* What the bridge did with a packet, beyond the parser's verdict. */
+#define PS_BRIDGE_EVENTS(X)						\
+	X(MALFORMED_FORWARDED, "malformed_forwarded")			\
+	X(MALFORMED_DROPPED, "malformed_dropped")			\
+	X(TX_RING_FULL, "tx_ring_full")					\
+	X(OVERSIZE_DF_DROPPED, "oversize_df_dropped")			\
+	X(OVERSIZE_TRUNCATED, "oversize_truncated_dropped")		\
+	X(FRAGMENTED, "refragmented_datagrams")			\
+	X(FRAGMENTS_OUT, "refragmented_fragments_out")			\
+	X(FRAG_NO_MBUF, "refragment_no_mbuf")				\
+	X(TOOL_PORT_RX_DROPPED, "tool_port_rx_dropped")		\
+	X(MULTISEG_LINEARIZED, "multiseg_linearized")
+
+enum ps_bridge_event {
+#define PS_X(name, str) PS_BRIDGE_##name,
+	PS_BRIDGE_EVENTS(PS_X)
+#undef PS_X
+	PS_BRIDGE_EVENT_MAX
+};
+
+/* Name of a bridge event counter, as shown by `plainsight-ctl stats`. */
+const char *ps_bridge_event_name(enum ps_bridge_event ev);
+
+struct ps_port_counters {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t tx_dropped;	/* not accepted by the egress queue */
+};
+
+struct ps_worker_stats {
+	uint64_t polls;
+	uint64_t busy_polls;
+	struct ps_port_counters port[PS_PORTS_MAX];
+	uint64_t pkt_reason[PS_PKT_REASON_MAX];		/* parser verdicts */
+	uint64_t bridge[PS_BRIDGE_EVENT_MAX];
+} __rte_cache_aligned;
+
+#endif /* PS_STATS_H */

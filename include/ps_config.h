@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * plainsight appliance configuration: the validated, compiled form of the
+ * JSON file given to `plainsight-dp --config FILE`.
+ *
+ * The loader (dataplane/conf/) is a pure library: no EAL, no global state.
+ * Everything the data plane needs at start is here as plain values; the data
+ * plane itself never looks at JSON.
+ */
+#ifndef PS_CONFIG_H
+#define PS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PS_NAME_MAX		32	/* port, segment and pair names, incl. NUL */
+#define PS_DEV_MAX		256	/* DPDK device string, incl. NUL */
+#define PS_PORTS_MAX		16
+#define PS_WORKERS_MAX		16
+#define PS_LCORE_MAX		128	/* RTE_MAX_LCORE of Debian's build */
+#define PS_EAL_ARGS_MAX		32
+#define PS_EAL_ARG_LEN		128
+#define PS_SOCKET_PATH_MAX	108	/* sizeof(sun_path) */
+#define PS_PATH_MAX		4096
+#define PS_CONFIG_FILE_MAX	(1024 * 1024)	/* larger files are refused */
+#define PS_PEER_NONE		(~0u)	/* ps_port_cfg.peer of a tool-oob port */
+
+enum ps_port_role {
+	PS_ROLE_NET,		/* one side of a segment, bridged to its peer */
+	PS_ROLE_TOOL_OOB,	/* out-of-band tool: copy only, never reinjected */
+	PS_ROLE_TOOL_INLINE,	/* one side of an inline tool pair */
+};
+
+enum ps_malformed_action {
+	PS_MALFORMED_FORWARD,	/* count it, pass it through unchanged */
+	PS_MALFORMED_DROP,	/* count it, drop it */
+};
+
+enum ps_log_level {
+	PS_LOG_ERR,
+	PS_LOG_WARNING,
+	PS_LOG_NOTICE,
+	PS_LOG_INFO,
+	PS_LOG_DEBUG,
+};
+
+struct ps_port_cfg {
+	char name[PS_NAME_MAX];		/* operator's name, e.g. "net-a" */
+	char device[PS_DEV_MAX];	/* DPDK device: vdev string or PCI address */
+	bool is_pci;			/* device is a PCI address (DDDD:BB:DD.F) */
+	enum ps_port_role role;
+	char group[PS_NAME_MAX];	/* segment (net) or pair (tool-inline) */
+	char side;			/* 'a' or 'b' for net/tool-inline, 0 for tool-oob */
+	unsigned int peer;		/* index of the other side (net/tool-inline) */
+	uint16_t mtu;			/* L3 MTU of the port; larger IPv4 is fragmented */
+};
+
+struct ps_config {
+	char path[PS_PATH_MAX];		/* file it was loaded from */
+
+	/* lcores */
+	unsigned int main_lcore;
+	unsigned int workers[PS_WORKERS_MAX];
+	unsigned int n_workers;
+
+	/* EAL and memory */
+	unsigned int memory_mb;		/* EAL -m */
+	bool hugepages;			/* false: --no-huge */
+	char file_prefix[64];		/* EAL --file-prefix */
+	char eal_args[PS_EAL_ARGS_MAX][PS_EAL_ARG_LEN];	/* verbatim extras */
+	unsigned int n_eal_args;
+	unsigned int mbufs;		/* mbufs in the packet pool */
+	unsigned int mbuf_data_size;	/* data room per mbuf, headroom included */
+	unsigned int mbuf_cache;	/* per-lcore mempool cache */
+
+	/* ports */
+	struct ps_port_cfg ports[PS_PORTS_MAX];
+	unsigned int n_ports;
+
+	/* limits */
+	unsigned int rx_desc;
+	unsigned int tx_desc;
+	unsigned int burst;
+	unsigned int max_flows;
+
+	/* behaviour */
+	enum ps_malformed_action malformed;
+
+	/* control */
+	char socket_path[PS_SOCKET_PATH_MAX];
+
+	/* logging */
+	enum ps_log_level log_level;
+};
+
+/*
+ * Fill cfg with the documented defaults (see docs/config.md). Used by the
+ * loader before it applies the file; exposed for tests.
+ */
+void ps_config_defaults(struct ps_config *cfg);
+
+/*
+ * Parse and validate a configuration held in memory.
+ *   text/len: the JSON bytes (need not be NUL-terminated); name: the file
+ *   name used in messages.
+ * On success fills *cfg and returns 0. On failure returns a negative errno
+ * (-EINVAL for any content problem) and writes exactly one line, without a
+ * trailing newline, into err: "NAME:LINE:COL: what was expected" when
+ * jansson gives a position, "NAME: JSON.PATH: what was expected" otherwise.
+ * Safe to call from any thread; no global state.
+ * On failure *cfg is left untouched, so a rejected reload keeps the running
+ * configuration. err may be NULL or errlen 0 (no message); a message longer
+ * than errlen is cut, still terminated. Texts over PS_CONFIG_FILE_MAX bytes
+ * are refused.
+ */
+int ps_config_parse(const char *text, size_t len, const char *name,
+		    struct ps_config *cfg, char *err, size_t errlen);
+
+/*
+ * Read FILE and ps_config_parse() it. An unreadable file is reported as
+ * "FILE: cannot read: <strerror>" and returns the negative errno of the
+ * failed open/read (e.g. -ENOENT); a file over PS_CONFIG_FILE_MAX bytes
+ * returns -EINVAL. Borrows path, which becomes cfg->path and FILE in messages.
+ */
+int ps_config_load(const char *path, struct ps_config *cfg, char *err,
+		   size_t errlen);
+
+/* "net", "tool-oob", "tool-inline" */
+const char *ps_port_role_name(enum ps_port_role role);
+
+/* Index of the port named name in cfg->ports, or -1 (also for NULL). */
+int ps_config_port_index(const struct ps_config *cfg, const char *name);
+
+#endif /* PS_CONFIG_H */

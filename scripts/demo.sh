@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# plainsight demo: builds the appliance and runs it on network namespaces.
+# A real client (curl) fetches over HTTPS from a real server (openssl
+# s_server) through plainsight-dp, and the demo shows what crossed the data
+# plane and what its tool port saw.
+#
+# Today the data plane is a transparent bridge: TLS interception is not
+# built yet, so the exchange crosses unchanged and the tool port sees nothing.
+# The demo says so rather than pretending.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ps_install_deps
+ps_build "$PS_ROOT/build"
+DP=$PS_ROOT/build/dataplane/dpdk/plainsight-dp
+CTL=$PS_ROOT/build/control/plainsight-ctl
+P=demo
+TMP=$(mktemp -d /tmp/ps-demo.XXXXXX)
+SOCK=$TMP/dp.sock
+PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	"$PS_ROOT/scripts/topo.sh" down $P
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "topology: client ns <-> plainsight-dp (af_packet) <-> server ns, plus a tool ns"
+"$PS_ROOT/scripts/topo.sh" up $P
+eval "$("$PS_ROOT/scripts/topo.sh" env $P)"
+
+cat >"$TMP/dp.json" <<EOJ
+{
+	"#": "demo: one segment (net-a client side, net-b server side) and one out-of-band tool port",
+	"lcores": {"main": 0, "workers": [1]},
+	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-demo"},
+	"mempool": {"mbufs": 4095, "mbuf_data_size": 16512, "cache": 128},
+	"ports": [
+		{"name": "net-a", "device": "net_af_packet0,iface=net-a,framesz=16384,blocksz=16384",
+		 "role": "net", "segment": "seg0", "side": "a"},
+		{"name": "net-b", "device": "net_af_packet1,iface=net-b,framesz=16384,blocksz=16384",
+		 "role": "net", "segment": "seg0", "side": "b"},
+		{"name": "tool0", "device": "net_af_packet2,iface=tool0", "role": "tool-oob"}
+	],
+	"control": {"socket": "$SOCK"}
+}
+EOJ
+
+say "server: openssl s_server on https://$SRV4:8443 (throw-away key made now)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj "/CN=demo.plainsight.test" -addext "subjectAltName=DNS:demo.plainsight.test" \
+	-keyout "$TMP/srv.key" -out "$TMP/srv.crt" 2>/dev/null
+chmod 600 "$TMP/srv.key"
+mkdir -p "$TMP/www" && echo "hello from the server behind plainsight" >"$TMP/www/index.html"
+(cd "$TMP/www" && exec ip netns exec "$NS_SRV" openssl s_server -quiet -accept 8443 \
+	-cert "$TMP/srv.crt" -key "$TMP/srv.key" -WWW) >"$TMP/server.log" 2>&1 &
+PIDS+=($!)
+
+say "tool port: tcpdump on the tool namespace"
+ip netns exec "$NS_TOOL" tcpdump -n -i eth0 -Q in -U -w "$TMP/tool.pcap" >"$TMP/tool.log" 2>&1 &
+PIDS+=($!)
+
+say "data plane: plainsight-dp --config $TMP/dp.json"
+ip netns exec "$NS_DP" "$DP" --config "$TMP/dp.json" >"$TMP/dp.log" 2>&1 &
+DP_PID=$!
+PIDS+=($DP_PID)
+for _ in $(seq 100); do "$CTL" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.1; done
+"$CTL" --socket "$SOCK" status
+
+say "client: curl https://demo.plainsight.test:8443/index.html (resolved to $SRV4)"
+ip netns exec "$NS_CLI" curl -sS --max-time 10 --cacert "$TMP/srv.crt" \
+	--resolve demo.plainsight.test:8443:$SRV4 -v https://demo.plainsight.test:8443/index.html 2>&1 |
+	grep -E '^(\* (SSL connection|Server certificate|  subject)|< HTTP|hello)' || true
+
+sleep 1
+say "what crossed the data plane"
+"$CTL" --socket "$SOCK" stats
+
+say "what the tool port saw"
+kill -INT "${PIDS[1]}" 2>/dev/null; wait "${PIDS[1]}" 2>/dev/null || true
+n=$(python3 "$PS_ROOT/tests/e2e/frames.py" count "$TMP/tool.pcap" 2>/dev/null || echo 0)
+echo "$n frames on the tool port."
+cat <<'EOT'
+
+plainsight today: a transparent bump in the wire. The HTTPS exchange above
+crossed the appliance byte for byte; its TLS was NOT decrypted, so the tool
+port received nothing. TLS interception (terminating the client's TLS,
+re-originating it to the server, and feeding the plaintext to tool ports) is
+not built yet.
+EOT
+
+kill -TERM "$DP_PID"; wait "$DP_PID" || true
+say "plainsight-dp stopped"

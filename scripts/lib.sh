@@ -1,0 +1,50 @@
+# Shared shell helpers for plainsight's scripts. Source it; it defines
+# functions only.
+
+PS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+ps_log() { printf '%s\n' "$*" >&2; }
+ps_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Packages every plainsight command needs on a Debian 12 machine: build,
+# run, and the real clients, servers and capture tools of the tests and demo.
+PS_PACKAGES=(
+	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+	libdpdk-dev dpdk libjansson-dev libpcap-dev libssl-dev libcmocka-dev
+	iproute2 ethtool nftables tcpdump iputils-ping socat curl openssl
+	python3 procps psmisc kmod
+)
+
+# Install whatever of PS_PACKAGES is missing. Quiet when nothing is.
+ps_install_deps() {
+	local missing=() p
+	for p in "${PS_PACKAGES[@]}"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" = 0 ] || ps_die "missing packages (${missing[*]}); run as root or install them"
+	ps_log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || ps_die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		ps_die "apt-get install failed for: ${missing[*]}"
+}
+
+# Configure (once) and build a meson build directory.
+#   ps_build DIR [meson options...]
+ps_build() {
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$PS_ROOT" "$@" >"$dir.setup.log" 2>&1 || {
+			cat "$dir.setup.log" >&2
+			ps_die "meson setup $dir failed"
+		}
+	fi
+	ninja -C "$dir" -j2 >"$dir.ninja.log" 2>&1 || {
+		tail -50 "$dir.ninja.log" >&2
+		ps_die "build in $dir failed"
+	}
+}

@@ -1,0 +1,95 @@
+# Helpers for plainsight's integration and end-to-end test scripts.
+# Each script prints one line per check, "ok - NAME" or "not ok - NAME",
+# which scripts/test.sh counts. Every process a script starts is recorded
+# and stopped by PID on exit; every namespace it creates is deleted.
+
+PS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PS_BUILD=${PS_BUILD:-$PS_ROOT/build}
+PS_DP=$PS_BUILD/dataplane/dpdk/plainsight-dp
+PS_CTL=$PS_BUILD/control/plainsight-ctl
+
+T_PIDS=()
+T_FAILED=0
+T_TMP=$(mktemp -d /tmp/ps-test.XXXXXX)
+T_TOPO=""
+
+t_ok() { echo "ok - $*"; }
+t_fail() { echo "not ok - $*"; T_FAILED=$((T_FAILED + 1)); }
+
+# check NAME CMD...: one check, passes when CMD exits 0.
+check() {
+	local name=$1; shift
+	if "$@" >"$T_TMP/check.out" 2>&1; then
+		t_ok "$name"
+	else
+		t_fail "$name"
+		sed 's/^/#   /' "$T_TMP/check.out" | tail -20
+	fi
+}
+
+# bg NS LOGFILE CMD...: start CMD in namespace NS (or "" for none), in the
+# background; its PID is kept for cleanup and left in $T_LAST_PID.
+bg() {
+	local ns=$1 log=$2; shift 2
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	else
+		"$@" >"$log" 2>&1 &
+	fi
+	T_LAST_PID=$!
+	T_PIDS+=("$T_LAST_PID")
+}
+
+# stop_pid PID [SIGNAL]: signal it, wait up to 10 s, then SIGKILL.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} i
+	kill -"$sig" "$pid" 2>/dev/null || return 0
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+}
+
+t_cleanup() {
+	local pid
+	for pid in "${T_PIDS[@]}"; do
+		stop_pid "$pid"
+	done
+	if [ -n "$T_TOPO" ]; then
+		"$PS_ROOT/scripts/topo.sh" down "$T_TOPO"
+	fi
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local limit=$1 i; shift
+	for i in $(seq $((limit * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_dp NS CONFIG SOCKET: run plainsight-dp and wait for its socket.
+start_dp() {
+	local ns=$1 cfg=$2 sock=$3
+	bg "$ns" "$T_TMP/dp.log" "$PS_DP" --config "$cfg" --socket "$sock"
+	DP_PID=$T_LAST_PID
+	if ! wait_for 20 "$PS_CTL" --socket "$sock" status; then
+		echo "# plainsight-dp did not come up:"
+		sed 's/^/#   /' "$T_TMP/dp.log"
+		return 1
+	fi
+}
+
+# ctl_json SOCKET CMD: the JSON reply of plainsight-ctl
+ctl_json() { "$PS_CTL" --socket "$1" --json "$2"; }
+
+# jq-less field access: json_get FILE PYTHON-EXPR (r is the parsed JSON)
+json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
