@@ -26,7 +26,7 @@ static int
 find_port_id(const struct ps_port_cfg *pc, uint16_t *port_id)
 {
 	char name[PS_DEV_MAX];
-	char alt[PS_DEV_MAX];
+	char alt[PS_DEV_MAX + 8];
 
 	dev_name(pc->device, name, sizeof(name));
 	if (rte_eth_dev_get_port_by_name(name, port_id) == 0)

@@ -15,6 +15,7 @@
 #include <rte_branch_prediction.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_malloc.h>
 #include <rte_pause.h>
 
 #include "ps_dp.h"
