@@ -1,0 +1,1536 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Appliance configuration loader: JSON file -> validated struct ps_config.
+ *
+ * One function per JSON object. Each checks the object's keys against a
+ * fixed list (keys starting with '#' are comments), then each value against
+ * its type and range, then the rules that span values (unique names and
+ * devices, one side "a" and one side "b" per segment). The first problem
+ * stops the parse and becomes one line: "NAME: JSON.PATH: expected X,
+ * found Y".
+ *
+ * The result is built in a private copy and handed to the caller only when
+ * the whole file is valid, so a failed load never leaves a half-written
+ * configuration behind.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ps_config.h"
+
+#define PRINTF(f, a)	__attribute__((format(printf, f, a)))
+
+#define CONF_QUOTE_MAX	48	/* bytes of a found string shown before "..." */
+/* a quoted string: each shown byte may take 6 ("\u001f"), then the tail */
+#define CONF_QUOTE_LEN	(CONF_QUOTE_MAX * 6 + sizeof("...\" (18446744073709551615 bytes)"))
+#define CONF_FOUND_LEN	(CONF_QUOTE_LEN + 16)	/* a found value: "a string " + quote */
+#define CONF_PATH_LEN	(CONF_QUOTE_LEN + 64)	/* JSON path, e.g. ports[15].device */
+#define CONF_MSG_LEN	1024	/* one message before the "NAME: PATH: " prefix */
+#define CONF_KEY_MAX	48	/* longer keys are quoted and cut in paths */
+#define CONF_IFNAME_MAX	16	/* IFNAMSIZ, incl. NUL */
+#define CONF_DEVARGS_MAX 64	/* ",k=v" is 4 bytes: 255 bytes hold fewer */
+
+#define DEFAULT_MEMORY_MB	512
+#define DEFAULT_FILE_PREFIX	"plainsight"
+#define DEFAULT_MBUFS		8191
+#define DEFAULT_MBUF_DATA_SIZE	2176	/* 2048 bytes of data + 128 headroom */
+#define DEFAULT_MBUF_CACHE	256
+#define DEFAULT_MTU		1500
+#define DEFAULT_DESC		1024
+#define DEFAULT_BURST		32
+#define DEFAULT_MAX_FLOWS	65536
+#define DEFAULT_SOCKET		"/run/plainsight/dp.sock"
+
+#define MBUF_CACHE_MAX		512	/* RTE_MEMPOOL_CACHE_MAX_SIZE */
+#define MBUFS_MIN		1023
+
+/*
+ * rte_mempool_create() refuses a cache larger than n / 1.5. With the
+ * smallest pool we accept, the largest cache still fits, so the range
+ * checks alone keep DPDK's rule.
+ */
+_Static_assert(MBUF_CACHE_MAX * 3 <= MBUFS_MIN * 2,
+	       "mempool.cache range must respect cache <= mbufs / 1.5");
+_Static_assert((PS_DEV_MAX - 1) / 4 < CONF_DEVARGS_MAX,
+	       "every device argument of a device string fits the key table");
+
+struct conf_ctx {
+	const char *name;		/* file name, first in every message */
+	char *err;
+	size_t errlen;
+	struct ps_config cfg;		/* built here, copied out on success */
+	/* per port, for the duplicate-device checks */
+	char dev_key[PS_PORTS_MAX][PS_DEV_MAX];	/* device name, PCI normalised */
+	char iface[PS_PORTS_MAX][CONF_IFNAME_MAX]; /* net_af_packet iface=, or "" */
+};
+
+/* A bounded string builder: appends never overflow, output stays terminated. */
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t off;
+};
+
+static void
+sb_init(struct sbuf *b, char *p, size_t len)
+{
+	b->p = p;
+	b->len = len;
+	b->off = 0;
+	p[0] = '\0';
+}
+
+static void PRINTF(2, 3)
+sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->off + 1 >= b->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->off, b->len - b->off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->len - b->off)
+		b->off = b->len - 1;
+	else
+		b->off += (size_t)n;
+}
+
+/*
+ * snprintf() for message pieces: cutting a piece short is intended (the
+ * line has a fixed budget), so truncation is neither an error nor a warning.
+ */
+static void PRINTF(3, 4)
+bprintf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(out, len, fmt, ap) < 0)
+		out[0] = '\0';
+	va_end(ap);
+}
+
+/* Length of s[0..end) without a multi-byte UTF-8 sequence cut at the end. */
+static size_t
+utf8_trim(const char *s, size_t end)
+{
+	size_t i = end;
+	size_t need;
+	unsigned char lead;
+
+	while (i > 0 && end - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return end;
+	lead = (unsigned char)s[i - 1];
+	if (lead < 0xc0)
+		return end;
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+	return end - (i - 1) < need ? i - 1 : end;
+}
+
+/*
+ * Format one line into err. Truncates to errlen without cutting a UTF-8
+ * character, and turns any control byte (a newline in a file name, a raw
+ * byte in jansson's "near '...'") into '?', so the result is always a
+ * single terminated line.
+ */
+static void PRINTF(3, 4)
+err_write(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	size_t end, i;
+	int n;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		err[0] = '\0';
+		return;
+	}
+	end = (size_t)n;
+	if (end >= errlen)
+		end = utf8_trim(err, errlen - 1);
+	err[end] = '\0';
+	for (i = 0; i < end; i++) {
+		if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
+			err[i] = '?';
+	}
+}
+
+/* Report "NAME: PATH: message" and return -EINVAL. */
+static int PRINTF(3, 4)
+conf_fail(struct conf_ctx *c, const char *path, const char *fmt, ...)
+{
+	char msg[CONF_MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	err_write(c->err, c->errlen, "%s: %s: %s", c->name,
+		  path[0] != '\0' ? path : "top level", msg);
+	return -EINVAL;
+}
+
+static bool
+is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9');
+}
+
+static bool
+is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/* 1..max bytes, each alphanumeric or one of extra. */
+static bool
+word_ok(const char *s, size_t n, size_t max, const char *extra)
+{
+	size_t i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!is_alnum(s[i]) && strchr(extra, s[i]) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F). */
+static bool
+has_control(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			return true;
+		if (ch == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
+/* s as a JSON-style quoted string, cut after CONF_QUOTE_MAX bytes. */
+static void
+quote(char *out, size_t len, const char *s, size_t n)
+{
+	struct sbuf b;
+	size_t i;
+
+	sb_init(&b, out, len);
+	sb_add(&b, "\"");
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (i >= CONF_QUOTE_MAX && (ch & 0xc0) != 0x80) {
+			sb_add(&b, "...\" (%zu bytes)", n);
+			return;
+		}
+		if (ch == '"' || ch == '\\')
+			sb_add(&b, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			sb_add(&b, "\\u%04x", ch);
+		else if (ch == 0xc2 && i + 1 < n &&
+			 (unsigned char)s[i + 1] >= 0x80 &&
+			 (unsigned char)s[i + 1] <= 0x9f)
+			sb_add(&b, "\\u%04x", (unsigned char)s[++i]);
+		else
+			sb_add(&b, "%c", ch);
+	}
+	sb_add(&b, "\"");
+}
+
+/*
+ * A found value for a message. typed: the value has the wrong JSON type, so
+ * name the type ("a string \"32\""); otherwise the value alone ("1000").
+ */
+static void
+describe(char *out, size_t len, const json_t *v, bool typed)
+{
+	char q[CONF_QUOTE_LEN];
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		bprintf(out, len, "an object");
+		break;
+	case JSON_ARRAY:
+		bprintf(out, len, "%s",
+			 json_array_size(v) == 0 ? "an empty array" : "an array");
+		break;
+	case JSON_STRING:
+		quote(q, sizeof(q), json_string_value(v), json_string_length(v));
+		bprintf(out, len, "%s%s", typed ? "a string " : "", q);
+		break;
+	case JSON_INTEGER:
+		bprintf(out, len, "%s%" JSON_INTEGER_FORMAT,
+			 typed ? "an integer " : "", json_integer_value(v));
+		break;
+	case JSON_REAL:
+		bprintf(out, len, "a real number %g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		bprintf(out, len, "true");
+		break;
+	case JSON_FALSE:
+		bprintf(out, len, "false");
+		break;
+	case JSON_NULL:
+	default:
+		bprintf(out, len, "null");
+		break;
+	}
+}
+
+static int
+expect_fail(struct conf_ctx *c, const char *path, const char *expect,
+	    const json_t *v, bool typed)
+{
+	char found[CONF_FOUND_LEN];
+
+	describe(found, sizeof(found), v, typed);
+	return conf_fail(c, path, "expected %s, found %s", expect, found);
+}
+
+/* v has the wrong JSON type. */
+static int
+type_fail(struct conf_ctx *c, const char *path, const char *expect,
+	  const json_t *v)
+{
+	return expect_fail(c, path, expect, v, true);
+}
+
+/* v has the right type but a value outside what expect allows. */
+static int
+value_fail(struct conf_ctx *c, const char *path, const char *expect,
+	   const json_t *v)
+{
+	return expect_fail(c, path, expect, v, false);
+}
+
+/* parent.key, or parent["key"] when the key is not a plain word. */
+static void
+path_key(char *out, size_t len, const char *parent, const char *key)
+{
+	char q[CONF_QUOTE_LEN];
+	size_t n = strlen(key);
+
+	if (word_ok(key, n, CONF_KEY_MAX, "_-")) {
+		bprintf(out, len, "%s%s%s", parent, parent[0] != '\0' ? "." : "",
+			 key);
+		return;
+	}
+	quote(q, sizeof(q), key, n);
+	bprintf(out, len, "%s[%s]", parent, q);
+}
+
+static void
+path_index(char *out, size_t len, const char *parent, size_t i)
+{
+	bprintf(out, len, "%s[%zu]", parent, i);
+}
+
+/* The member key of obj, or NULL; its path goes to p. */
+static json_t *
+member(json_t *obj, const char *path, const char *key, char *p, size_t plen)
+{
+	path_key(p, plen, path, key);
+	return json_object_get(obj, key);
+}
+
+/*
+ * v must be an object whose keys are all in keys (NULL-terminated) or start
+ * with '#'. Then every key of req (NULL-terminated, may be NULL) must be
+ * present.
+ */
+static int
+object_check(struct conf_ctx *c, json_t *v, const char *path,
+	     const char *const *keys, const char *const *req)
+{
+	char list[CONF_MSG_LEN / 2];
+	char p[CONF_PATH_LEN];
+	const char *const *k;
+	const char *key;
+	struct sbuf b;
+	void *it;
+
+	if (!json_is_object(v))
+		return type_fail(c, path, "an object", v);
+	for (it = json_object_iter(v); it != NULL;
+	     it = json_object_iter_next(v, it)) {
+		key = json_object_iter_key(it);
+		if (key[0] == '#')
+			continue;
+		for (k = keys; *k != NULL; k++) {
+			if (strcmp(key, *k) == 0)
+				break;
+		}
+		if (*k != NULL)
+			continue;
+		sb_init(&b, list, sizeof(list));
+		for (k = keys; *k != NULL; k++)
+			sb_add(&b, "%s%s", k == keys ? "" : ", ", *k);
+		path_key(p, sizeof(p), path, key);
+		return conf_fail(c, p, "unknown key (expected one of: %s)", list);
+	}
+	for (k = req; k != NULL && *k != NULL; k++) {
+		if (json_object_get(v, *k) == NULL)
+			return conf_fail(c, path, "missing required key \"%s\"", *k);
+	}
+	return 0;
+}
+
+static int
+uint_value(struct conf_ctx *c, const json_t *v, const char *path,
+	   unsigned int lo, unsigned int hi, unsigned int *out)
+{
+	char expect[64];
+	json_int_t n;
+
+	bprintf(expect, sizeof(expect), "an integer %u..%u", lo, hi);
+	if (!json_is_integer(v))
+		return type_fail(c, path, expect, v);
+	n = json_integer_value(v);
+	if (n < (json_int_t)lo || n > (json_int_t)hi)
+		return value_fail(c, path, expect, v);
+	*out = (unsigned int)n;
+	return 0;
+}
+
+/* Optional integer member: absent leaves *out (the default) alone. */
+static int
+opt_uint(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
+	 unsigned int lo, unsigned int hi, unsigned int *out)
+{
+	char p[CONF_PATH_LEN];
+	json_t *v;
+
+	v = member(obj, path, key, p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	return uint_value(c, v, p, lo, hi, out);
+}
+
+static int
+opt_bool(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
+	 bool *out)
+{
+	char p[CONF_PATH_LEN];
+	json_t *v;
+
+	v = member(obj, path, key, p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v))
+		return type_fail(c, p, "true or false", v);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* A string without control characters; its bytes and length to s and n. */
+static int
+string_value(struct conf_ctx *c, const json_t *v, const char *path,
+	     const char *expect, const char **s, size_t *n)
+{
+	char found[CONF_FOUND_LEN];
+
+	if (!json_is_string(v))
+		return type_fail(c, path, expect, v);
+	*s = json_string_value(v);
+	*n = json_string_length(v);
+	if (has_control(*s, *n)) {
+		describe(found, sizeof(found), v, false);
+		return conf_fail(c, path,
+				 "expected %s without control characters, found %s",
+				 expect, found);
+	}
+	return 0;
+}
+
+/* A string that is one of names (NULL-terminated); its index to *out. */
+static int
+enum_value(struct conf_ctx *c, const json_t *v, const char *path,
+	   const char *const *names, unsigned int *out)
+{
+	char expect[CONF_MSG_LEN / 2];
+	struct sbuf b;
+	unsigned int i;
+
+	sb_init(&b, expect, sizeof(expect));
+	sb_add(&b, "one of ");
+	for (i = 0; names[i] != NULL; i++)
+		sb_add(&b, "%s\"%s\"", i == 0 ? "" : ", ", names[i]);
+	if (!json_is_string(v))
+		return type_fail(c, path, expect, v);
+	for (i = 0; names[i] != NULL; i++) {
+		if (strcmp(json_string_value(v), names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return value_fail(c, path, expect, v);
+}
+
+static int
+opt_enum(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
+	 const char *const *names, unsigned int *out)
+{
+	char p[CONF_PATH_LEN];
+	json_t *v;
+
+	v = member(obj, path, key, p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	return enum_value(c, v, p, names, out);
+}
+
+/* ---- lcores ---- */
+
+static int
+parse_lcores(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = { "main", "workers", NULL };
+	struct ps_config *cfg = &c->cfg;
+	char p[CONF_PATH_LEN], pi[CONF_PATH_LEN];
+	unsigned int w = 0;
+	size_t i, j, n;
+	json_t *v;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, keys);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "main", 0, PS_LCORE_MAX - 1,
+		      &cfg->main_lcore);
+	if (rc < 0)
+		return rc;
+
+	v = member(obj, path, "workers", p, sizeof(p));
+	if (!json_is_array(v))
+		return type_fail(c, p, "an array of 1..16 lcore numbers", v);
+	n = json_array_size(v);
+	if (n < 1 || n > PS_WORKERS_MAX)
+		return conf_fail(c, p, "expected 1..%d worker lcores, found %zu",
+				 PS_WORKERS_MAX, n);
+	for (i = 0; i < n; i++) {
+		path_index(pi, sizeof(pi), p, i);
+		rc = uint_value(c, json_array_get(v, i), pi, 0,
+				PS_LCORE_MAX - 1, &w);
+		if (rc < 0)
+			return rc;
+		if (w == cfg->main_lcore)
+			return conf_fail(c, pi,
+					 "lcore %u is already the main lcore (%s.main)",
+					 w, path);
+		for (j = 0; j < i; j++) {
+			if (cfg->workers[j] == w)
+				return conf_fail(c, pi,
+						 "lcore %u is already listed at %s[%zu]",
+						 w, p, j);
+		}
+		cfg->workers[i] = w;
+	}
+	cfg->n_workers = (unsigned int)n;
+	return 0;
+}
+
+/* ---- eal ---- */
+
+/* Long options of the DPDK 22.11 EAL, to resolve abbreviations as getopt does. */
+static const char *const eal_long_opts[] = {
+	"allow", "base-virtaddr", "block", "create-uio-dev", "file-prefix",
+	"force-max-simd-bitwidth", "help", "huge-dir", "huge-unlink",
+	"huge-worker-stack", "in-memory", "iova-mode", "lcores", "legacy-mem",
+	"log-level", "main-lcore", "match-allocations", "mbuf-pool-ops-name",
+	"no-hpet", "no-huge", "no-pci", "no-shconf", "no-telemetry",
+	"proc-type", "single-file-segments", "socket-limit", "socket-mem",
+	"syslog", "telemetry", "trace", "trace-bufsz", "trace-dir",
+	"trace-mode", "vdev", "vfio-intr", "vfio-vf-token", "vmware-tsc-map",
+	NULL
+};
+
+/* Short options of the DPDK 22.11 EAL that take a value ("a:b:c:s:d:hl:S:m:n:r:v"). */
+#define EAL_SHORT_WITH_VALUE	"abcsdlSmnr"
+
+struct eal_owned {
+	const char *opt;	/* long name, or a one-letter short option */
+	const char *key;	/* the configuration key that sets it */
+};
+
+/* EAL options the configuration sets itself. */
+static const struct eal_owned eal_owned[] = {
+	{ "l", "lcores" },
+	{ "c", "lcores" },
+	{ "lcores", "lcores" },
+	{ "main-lcore", "lcores.main" },
+	{ "m", "eal.memory_mb" },
+	{ "socket-mem", "eal.memory_mb" },
+	{ "no-huge", "eal.hugepages" },
+	{ "file-prefix", "eal.file_prefix" },
+	{ "a", "ports[].device" },
+	{ "allow", "ports[].device" },
+	{ "b", "ports[].device" },
+	{ "block", "ports[].device" },
+	{ "vdev", "ports[].device" },
+	{ "no-pci", "ports[].device" },
+};
+
+static const char *
+eal_owner(const char *opt, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(eal_owned) / sizeof(eal_owned[0]); i++) {
+		if (strlen(eal_owned[i].opt) == n &&
+		    memcmp(eal_owned[i].opt, opt, n) == 0)
+			return eal_owned[i].key;
+	}
+	return NULL;
+}
+
+/*
+ * The long option "--name[=value]" selects, as getopt_long() sees it: an
+ * exact name, else the one option name is an abbreviation of. NULL when
+ * unknown or ambiguous (EAL refuses those itself).
+ */
+static const char *
+eal_long_resolve(const char *name, size_t n)
+{
+	const char *found = NULL;
+	unsigned int matches = 0;
+	size_t i;
+
+	for (i = 0; eal_long_opts[i] != NULL; i++) {
+		if (strncmp(eal_long_opts[i], name, n) != 0)
+			continue;
+		if (eal_long_opts[i][n] == '\0')
+			return eal_long_opts[i];
+		found = eal_long_opts[i];
+		matches++;
+	}
+	return matches == 1 ? found : NULL;
+}
+
+/* Refuse an EAL argument that would override what the configuration sets. */
+static int
+eal_arg_check(struct conf_ctx *c, const char *path, const char *s, size_t n)
+{
+	const char *owner, *opt;
+	char q[CONF_QUOTE_LEN];
+	size_t k;
+
+	if (s[0] != '-' || s[1] == '\0')
+		return 0;	/* a value, or "-" */
+	quote(q, sizeof(q), s, n);
+	if (s[1] != '-') {
+		/* short options may be grouped: "-vl0" is -v then -l 0 */
+		for (k = 1; k < n; k++) {
+			owner = eal_owner(&s[k], 1);
+			if (owner != NULL) {
+				if (n == 2)
+					return conf_fail(c, path,
+							 "%s is set by %s; set it there",
+							 q, owner);
+				return conf_fail(c, path,
+						 "%s (-%c) is set by %s; set it there",
+						 q, s[k], owner);
+			}
+			if (strchr(EAL_SHORT_WITH_VALUE, s[k]) != NULL)
+				break;
+		}
+		return 0;
+	}
+	if (n == 2)
+		return conf_fail(c, path,
+				 "expected an EAL option, found \"--\" (it would end the EAL options)");
+	k = strcspn(s + 2, "=");
+	opt = eal_long_resolve(s + 2, k);
+	if (opt == NULL)
+		return 0;
+	owner = eal_owner(opt, strlen(opt));
+	if (owner == NULL)
+		return 0;
+	if (opt[k] == '\0')
+		return conf_fail(c, path, "%s is set by %s; set it there", q,
+				 owner);
+	return conf_fail(c, path, "%s (--%s) is set by %s; set it there", q, opt,
+			 owner);
+}
+
+static int
+parse_eal_args(struct conf_ctx *c, json_t *v, const char *path)
+{
+	static const char expect[] = "an EAL argument of 1..127 bytes";
+	struct ps_config *cfg = &c->cfg;
+	char pi[CONF_PATH_LEN];
+	const char *s;
+	size_t i, n, len;
+	int rc;
+
+	if (!json_is_array(v))
+		return type_fail(c, path, "an array of strings", v);
+	n = json_array_size(v);
+	if (n > PS_EAL_ARGS_MAX)
+		return conf_fail(c, path, "expected at most %d arguments, found %zu",
+				 PS_EAL_ARGS_MAX, n);
+	for (i = 0; i < n; i++) {
+		json_t *a = json_array_get(v, i);
+
+		path_index(pi, sizeof(pi), path, i);
+		rc = string_value(c, a, pi, expect, &s, &len);
+		if (rc < 0)
+			return rc;
+		if (len == 0 || len >= PS_EAL_ARG_LEN)
+			return value_fail(c, pi, expect, a);
+		rc = eal_arg_check(c, pi, s, len);
+		if (rc < 0)
+			return rc;
+		memcpy(cfg->eal_args[i], s, len + 1);
+	}
+	cfg->n_eal_args = (unsigned int)n;
+	return 0;
+}
+
+static int
+parse_eal(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"memory_mb", "hugepages", "file_prefix", "args", NULL
+	};
+	static const char prefix_expect[] =
+		"a prefix of 1..63 characters from [A-Za-z0-9_-]";
+	struct ps_config *cfg = &c->cfg;
+	char p[CONF_PATH_LEN];
+	const char *s;
+	json_t *v;
+	size_t n;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "memory_mb", 64, 1048576, &cfg->memory_mb);
+	if (rc < 0)
+		return rc;
+	rc = opt_bool(c, obj, path, "hugepages", &cfg->hugepages);
+	if (rc < 0)
+		return rc;
+
+	v = member(obj, path, "file_prefix", p, sizeof(p));
+	if (v != NULL) {
+		rc = string_value(c, v, p, prefix_expect, &s, &n);
+		if (rc < 0)
+			return rc;
+		if (!word_ok(s, n, sizeof(cfg->file_prefix) - 1, "_-"))
+			return value_fail(c, p, prefix_expect, v);
+		memcpy(cfg->file_prefix, s, n + 1);
+	}
+
+	v = member(obj, path, "args", p, sizeof(p));
+	if (v != NULL)
+		return parse_eal_args(c, v, p);
+	return 0;
+}
+
+/* ---- mempool ---- */
+
+static int
+parse_mempool(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"mbufs", "mbuf_data_size", "cache", NULL
+	};
+	struct ps_config *cfg = &c->cfg;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "mbufs", MBUFS_MIN, 16777215, &cfg->mbufs);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "mbuf_data_size", 1024, 65535,
+		      &cfg->mbuf_data_size);
+	if (rc < 0)
+		return rc;
+	return opt_uint(c, obj, path, "cache", 0, MBUF_CACHE_MAX,
+			&cfg->mbuf_cache);
+}
+
+/* ---- ports ---- */
+
+static int
+hex_value(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * s[0..n) as a PCI address, "DDDD:BB:DD.F" or "BB:DD.F" (hex, device
+ * 00..1f, function 0..7). On success writes the full lowercase form to
+ * key (13 bytes) and returns true.
+ */
+static bool
+pci_parse(const char *s, size_t n, char *key)
+{
+	/* x: hex digit, d: device high digit 0..1, f: function 0..7 */
+	static const char form[] = "xx:dx.f";
+	const char *bdf = s;
+	size_t i;
+
+	if (n == 12) {
+		for (i = 0; i < 4; i++) {
+			if (hex_value(s[i]) < 0)
+				return false;
+		}
+		if (s[4] != ':')
+			return false;
+		bdf = s + 5;
+	} else if (n != 7) {
+		return false;
+	}
+	for (i = 0; i < 7; i++) {
+		char ch = bdf[i];
+
+		switch (form[i]) {
+		case 'x':
+			if (hex_value(ch) < 0)
+				return false;
+			break;
+		case 'd':
+			if (ch != '0' && ch != '1')
+				return false;
+			break;
+		case 'f':
+			if (ch < '0' || ch > '7')
+				return false;
+			break;
+		default:
+			if (ch != form[i])
+				return false;
+			break;
+		}
+	}
+	if (n == 12)
+		memcpy(key, s, 5);
+	else
+		memcpy(key, "0000:", 5);
+	memcpy(key + 5, bdf, 7);
+	key[12] = '\0';
+	for (i = 0; i < 12; i++) {
+		if (key[i] >= 'A' && key[i] <= 'F')
+			key[i] = (char)(key[i] - 'A' + 'a');
+	}
+	return true;
+}
+
+/*
+ * s[0..n) as a virtual device name "net_<driver><id>": a driver that starts
+ * with a letter, of [A-Za-z0-9_], then decimal digits. The driver's length
+ * goes to *drv_len.
+ */
+static bool
+vdev_parse(const char *s, size_t n, size_t *drv_len)
+{
+	size_t e = n;
+
+	if (n <= 4 || memcmp(s, "net_", 4) != 0)
+		return false;
+	while (e > 4 && is_digit(s[e - 1]))
+		e--;
+	if (e == n || e == 4 || !is_alnum(s[4]) || is_digit(s[4]))
+		return false;
+	if (!word_ok(s + 4, e - 4, e - 4, "_"))
+		return false;
+	*drv_len = e - 4;
+	return true;
+}
+
+/* A Linux interface name: 1..15 bytes, not "." or "..", no '/', ':' or space. */
+static bool
+ifname_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= CONF_IFNAME_MAX)
+		return false;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '/' || s[i] == ':' || s[i] == ' ')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The ",key=value..." arguments after a device name. A value may hold
+ * commas inside [brackets] (e.g. representor=[0,1]). For net_af_packet,
+ * iface= is required and copied to iface.
+ */
+static int
+parse_devargs(struct conf_ctx *c, const char *path, const char *dev,
+	      const char *args, bool af_packet, char *iface)
+{
+	const char *keys[CONF_DEVARGS_MAX];
+	size_t key_len[CONF_DEVARGS_MAX];
+	char q[CONF_QUOTE_LEN];
+	unsigned int n_keys = 0, i;
+	const char *item, *eq;
+	size_t len, klen;
+	int depth;
+
+	iface[0] = '\0';
+	while (*args == ',') {
+		item = ++args;
+		depth = 0;
+		while (*args != '\0' && (*args != ',' || depth > 0)) {
+			if (*args == '[')
+				depth++;
+			else if (*args == ']' && depth > 0)
+				depth--;
+			args++;
+		}
+		len = (size_t)(args - item);
+		eq = memchr(item, '=', len);
+		klen = eq != NULL ? (size_t)(eq - item) : 0;
+		if (eq == NULL || klen + 1 == len || depth > 0 ||
+		    !word_ok(item, klen, klen, "_-")) {
+			quote(q, sizeof(q), item, len);
+			return conf_fail(c, path,
+					 "expected key=value after the device name, found %s",
+					 q);
+		}
+		for (i = 0; i < n_keys; i++) {
+			if (key_len[i] == klen && memcmp(keys[i], item, klen) == 0)
+				return conf_fail(c, path,
+						 "device argument \"%.*s\" is given twice",
+						 (int)klen, item);
+		}
+		keys[n_keys] = item;
+		key_len[n_keys] = klen;
+		n_keys++;
+		if (af_packet && klen == 5 && memcmp(item, "iface", 5) == 0) {
+			if (!ifname_ok(eq + 1, len - klen - 1)) {
+				quote(q, sizeof(q), eq + 1, len - klen - 1);
+				return conf_fail(c, path,
+						 "expected iface=NAME with an interface name of 1..15 characters without '/', ':' or spaces, found %s",
+						 q);
+			}
+			memcpy(iface, eq + 1, len - klen - 1);
+			iface[len - klen - 1] = '\0';
+		}
+	}
+	if (af_packet && iface[0] == '\0') {
+		quote(q, sizeof(q), dev, strlen(dev));
+		return conf_fail(c, path,
+				 "expected \"net_af_packet<id>,iface=NAME\", found %s (no iface=)",
+				 q);
+	}
+	return 0;
+}
+
+static int
+parse_device(struct conf_ctx *c, json_t *v, const char *path, unsigned int idx)
+{
+	static const char expect[] =
+		"a PCI address (0000:01:00.0) or a virtual device \"net_<driver><id>[,key=value...]\"";
+	struct ps_port_cfg *port = &c->cfg.ports[idx];
+	char q[CONF_QUOTE_LEN], qj[CONF_QUOTE_LEN];
+	char *key = c->dev_key[idx];
+	size_t n, name_len, drv_len;
+	bool af_packet = false;
+	const struct ps_port_cfg *pj;
+	const char *s;
+	unsigned int j;
+	int rc;
+
+	rc = string_value(c, v, path, "a device string", &s, &n);
+	if (rc < 0)
+		return rc;
+	if (n == 0 || n >= PS_DEV_MAX)
+		return value_fail(c, path, "a device string of 1..255 bytes", v);
+	name_len = strcspn(s, ",");
+	if (pci_parse(s, name_len, key)) {
+		port->is_pci = true;
+	} else if (vdev_parse(s, name_len, &drv_len)) {
+		memcpy(key, s, name_len);
+		key[name_len] = '\0';
+		af_packet = drv_len == 9 && memcmp(s + 4, "af_packet", 9) == 0;
+	} else {
+		return value_fail(c, path, expect, v);
+	}
+	rc = parse_devargs(c, path, s, s + name_len, af_packet, c->iface[idx]);
+	if (rc < 0)
+		return rc;
+	memcpy(port->device, s, n + 1);
+
+	quote(q, sizeof(q), s, n);
+	for (j = 0; j < idx; j++) {
+		pj = &c->cfg.ports[j];
+		quote(qj, sizeof(qj), pj->device, strlen(pj->device));
+		if (strcmp(pj->device, s) == 0)
+			return conf_fail(c, path, "%s is already used by port \"%s\"",
+					 q, pj->name);
+		if (strcmp(c->dev_key[j], key) == 0)
+			return conf_fail(c, path,
+					 "device \"%s\" is already used by port \"%s\" (%s)",
+					 key, pj->name, qj);
+		if (c->iface[idx][0] != '\0' &&
+		    strcmp(c->iface[j], c->iface[idx]) == 0)
+			return conf_fail(c, path,
+					 "interface \"%s\" is already used by port \"%s\" (%s)",
+					 c->iface[idx], pj->name, qj);
+	}
+	return 0;
+}
+
+/* A port, segment or pair name: 1..31 characters of [A-Za-z0-9_.-]. */
+static int
+name_value(struct conf_ctx *c, const json_t *v, const char *path,
+	   const char *what, char *out)
+{
+	char expect[96];
+	const char *s;
+	size_t n;
+	int rc;
+
+	bprintf(expect, sizeof(expect),
+		 "a %s name of 1..%d characters from [A-Za-z0-9_.-]", what,
+		 PS_NAME_MAX - 1);
+	rc = string_value(c, v, path, expect, &s, &n);
+	if (rc < 0)
+		return rc;
+	if (!word_ok(s, n, PS_NAME_MAX - 1, "_.-"))
+		return value_fail(c, path, expect, v);
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+static const char *const role_names[] = { "net", "tool-oob", "tool-inline", NULL };
+
+/* Segment or pair membership of a net or tool-inline port. */
+static int
+parse_port_group(struct conf_ctx *c, json_t *obj, const char *path,
+		 struct ps_port_cfg *port)
+{
+	static const char *const sides[] = { "a", "b", NULL };
+	const char *group_key, *other_key;
+	char p[CONF_PATH_LEN];
+	const char *role = role_names[port->role];
+	unsigned int side;
+	json_t *v;
+	int rc;
+
+	if (port->role == PS_ROLE_TOOL_OOB) {
+		static const char *const refused[] = { "segment", "pair", "side", NULL };
+		const char *const *k;
+
+		for (k = refused; *k != NULL; k++) {
+			if (member(obj, path, *k, p, sizeof(p)) != NULL)
+				return conf_fail(c, p,
+						 "not allowed for role \"tool-oob\" (an out-of-band tool port has no segment, pair or side)");
+		}
+		port->side = 0;
+		port->peer = PS_PEER_NONE;
+		return 0;
+	}
+	if (port->role == PS_ROLE_NET) {
+		group_key = "segment";
+		other_key = "pair";
+	} else {
+		group_key = "pair";
+		other_key = "segment";
+	}
+	if (member(obj, path, other_key, p, sizeof(p)) != NULL)
+		return conf_fail(c, p,
+				 "not allowed for role \"%s\" (a %s port names its \"%s\")",
+				 role, role, group_key);
+	v = member(obj, path, group_key, p, sizeof(p));
+	if (v == NULL)
+		return conf_fail(c, path,
+				 "missing required key \"%s\" (role \"%s\" needs it)",
+				 group_key, role);
+	rc = name_value(c, v, p, group_key, port->group);
+	if (rc < 0)
+		return rc;
+	v = member(obj, path, "side", p, sizeof(p));
+	if (v == NULL)
+		return conf_fail(c, path,
+				 "missing required key \"side\" (role \"%s\" needs it)",
+				 role);
+	rc = enum_value(c, v, p, sides, &side);
+	if (rc < 0)
+		return rc;
+	port->side = side == 0 ? 'a' : 'b';
+	port->peer = PS_PEER_NONE;
+	return 0;
+}
+
+static int
+parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
+{
+	static const char *const keys[] = {
+		"name", "device", "role", "segment", "pair", "side", "mtu", NULL
+	};
+	static const char *const req[] = { "name", "device", "role", NULL };
+	struct ps_port_cfg *port = &c->cfg.ports[idx];
+	char p[CONF_PATH_LEN];
+	unsigned int role, mtu = DEFAULT_MTU, j;
+	json_t *v;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, req);
+	if (rc < 0)
+		return rc;
+
+	v = member(obj, path, "name", p, sizeof(p));
+	rc = name_value(c, v, p, "port", port->name);
+	if (rc < 0)
+		return rc;
+	for (j = 0; j < idx; j++) {
+		if (strcmp(c->cfg.ports[j].name, port->name) == 0)
+			return conf_fail(c, p, "\"%s\" is already the name of ports[%u]",
+					 port->name, j);
+	}
+
+	v = member(obj, path, "device", p, sizeof(p));
+	rc = parse_device(c, v, p, idx);
+	if (rc < 0)
+		return rc;
+
+	v = member(obj, path, "role", p, sizeof(p));
+	rc = enum_value(c, v, p, role_names, &role);
+	if (rc < 0)
+		return rc;
+	port->role = (enum ps_port_role)role;
+
+	rc = parse_port_group(c, obj, path, port);
+	if (rc < 0)
+		return rc;
+
+	rc = opt_uint(c, obj, path, "mtu", 68, 9600, &mtu);
+	if (rc < 0)
+		return rc;
+	port->mtu = (uint16_t)mtu;
+	return 0;
+}
+
+/*
+ * Every segment (net) and pair (tool-inline) has exactly one side "a" and
+ * one side "b" port; link them through peer. At least one segment.
+ */
+static int
+link_ports(struct conf_ctx *c, const char *path)
+{
+	struct ps_config *cfg = &c->cfg;
+	char p[CONF_PATH_LEN], port_path[CONF_PATH_LEN];
+	struct ps_port_cfg *port, *prev;
+	bool has_net = false;
+	unsigned int i, j;
+
+	for (i = 0; i < cfg->n_ports; i++) {
+		port = &cfg->ports[i];
+		if (port->role == PS_ROLE_TOOL_OOB)
+			continue;
+		for (j = 0; j < i; j++) {
+			prev = &cfg->ports[j];
+			if (prev->role != port->role ||
+			    strcmp(prev->group, port->group) != 0)
+				continue;
+			if (prev->side == port->side) {
+				path_index(port_path, sizeof(port_path), path, i);
+				path_key(p, sizeof(p), port_path, "side");
+				return conf_fail(c, p,
+						 "%s \"%s\" already has a side \"%c\" port (\"%s\")",
+						 port->role == PS_ROLE_NET ? "segment" : "pair",
+						 port->group, port->side, prev->name);
+			}
+			port->peer = j;
+			prev->peer = i;
+		}
+	}
+	for (i = 0; i < cfg->n_ports; i++) {
+		port = &cfg->ports[i];
+		if (port->role == PS_ROLE_TOOL_OOB)
+			continue;
+		if (port->peer == PS_PEER_NONE)
+			return conf_fail(c, path, "%s \"%s\" has no side \"%c\" port",
+					 port->role == PS_ROLE_NET ? "segment" : "pair",
+					 port->group, port->side == 'a' ? 'b' : 'a');
+		if (port->role == PS_ROLE_NET)
+			has_net = true;
+	}
+	if (!has_net)
+		return conf_fail(c, path,
+				 "expected at least one segment (a side \"a\" and a side \"b\" port with role \"net\"), found none");
+	return 0;
+}
+
+static int
+parse_ports(struct conf_ctx *c, json_t *v, const char *path)
+{
+	char pi[CONF_PATH_LEN];
+	size_t i, n;
+	int rc;
+
+	if (!json_is_array(v))
+		return type_fail(c, path, "an array of 2..16 port objects", v);
+	n = json_array_size(v);
+	if (n < 2 || n > PS_PORTS_MAX)
+		return conf_fail(c, path, "expected 2..%d ports, found %zu",
+				 PS_PORTS_MAX, n);
+	for (i = 0; i < n; i++) {
+		path_index(pi, sizeof(pi), path, i);
+		rc = parse_port(c, json_array_get(v, i), pi, (unsigned int)i);
+		if (rc < 0)
+			return rc;
+		c->cfg.n_ports = (unsigned int)i + 1;
+	}
+	return link_ports(c, path);
+}
+
+/* ---- limits, bridge, control, log ---- */
+
+static int
+parse_limits(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"rx_desc", "tx_desc", "burst", "max_flows", NULL
+	};
+	struct ps_config *cfg = &c->cfg;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "rx_desc", 64, 16384, &cfg->rx_desc);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "tx_desc", 64, 16384, &cfg->tx_desc);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "burst", 1, 256, &cfg->burst);
+	if (rc < 0)
+		return rc;
+	return opt_uint(c, obj, path, "max_flows", 1, 16777216,
+			&cfg->max_flows);
+}
+
+static int
+parse_bridge(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = { "malformed", NULL };
+	static const char *const actions[] = { "forward", "drop", NULL };
+	unsigned int action = c->cfg.malformed;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	rc = opt_enum(c, obj, path, "malformed", actions, &action);
+	c->cfg.malformed = (enum ps_malformed_action)action;
+	return rc;
+}
+
+static int
+parse_control(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = { "socket", NULL };
+	static const char expect[] =
+		"an absolute path of a socket file, at most 107 bytes";
+	char p[CONF_PATH_LEN];
+	const char *s;
+	json_t *v;
+	size_t n;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	v = member(obj, path, "socket", p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	rc = string_value(c, v, p, expect, &s, &n);
+	if (rc < 0)
+		return rc;
+	if (n < 2 || n >= PS_SOCKET_PATH_MAX || s[0] != '/' || s[n - 1] == '/')
+		return value_fail(c, p, expect, v);
+	memcpy(c->cfg.socket_path, s, n + 1);
+	return 0;
+}
+
+static int
+parse_log(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = { "level", NULL };
+	static const char *const levels[] = {
+		"err", "warning", "notice", "info", "debug", NULL
+	};
+	unsigned int level = c->cfg.log_level;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	rc = opt_enum(c, obj, path, "level", levels, &level);
+	c->cfg.log_level = (enum ps_log_level)level;
+	return rc;
+}
+
+/* ---- top level ---- */
+
+struct conf_section {
+	const char *key;
+	bool required;
+	int (*parse)(struct conf_ctx *c, json_t *v, const char *path);
+};
+
+static const struct conf_section sections[] = {
+	{ "lcores", true, parse_lcores },
+	{ "eal", false, parse_eal },
+	{ "mempool", false, parse_mempool },
+	{ "ports", true, parse_ports },
+	{ "limits", false, parse_limits },
+	{ "bridge", false, parse_bridge },
+	{ "control", false, parse_control },
+	{ "log", false, parse_log },
+};
+
+#define N_SECTIONS	(sizeof(sections) / sizeof(sections[0]))
+
+static int
+parse_root(struct conf_ctx *c, json_t *root)
+{
+	const char *keys[N_SECTIONS + 1], *req[N_SECTIONS + 1];
+	size_t i, n_req = 0;
+	json_t *v;
+	int rc;
+
+	for (i = 0; i < N_SECTIONS; i++) {
+		keys[i] = sections[i].key;
+		if (sections[i].required)
+			req[n_req++] = sections[i].key;
+	}
+	keys[N_SECTIONS] = NULL;
+	req[n_req] = NULL;
+	rc = object_check(c, root, "", keys, req);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < N_SECTIONS; i++) {
+		v = json_object_get(root, sections[i].key);
+		if (v == NULL)
+			continue;
+		rc = sections[i].parse(c, v, sections[i].key);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- public interface ---- */
+
+/* See ps_config.h. */
+void
+ps_config_defaults(struct ps_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->memory_mb = DEFAULT_MEMORY_MB;
+	cfg->hugepages = true;
+	memcpy(cfg->file_prefix, DEFAULT_FILE_PREFIX, sizeof(DEFAULT_FILE_PREFIX));
+	cfg->mbufs = DEFAULT_MBUFS;
+	cfg->mbuf_data_size = DEFAULT_MBUF_DATA_SIZE;
+	cfg->mbuf_cache = DEFAULT_MBUF_CACHE;
+	cfg->rx_desc = DEFAULT_DESC;
+	cfg->tx_desc = DEFAULT_DESC;
+	cfg->burst = DEFAULT_BURST;
+	cfg->max_flows = DEFAULT_MAX_FLOWS;
+	cfg->malformed = PS_MALFORMED_FORWARD;
+	memcpy(cfg->socket_path, DEFAULT_SOCKET, sizeof(DEFAULT_SOCKET));
+	cfg->log_level = PS_LOG_INFO;
+}
+
+/* See ps_config.h. */
+int
+ps_config_parse(const char *text, size_t len, const char *name,
+		struct ps_config *cfg, char *err, size_t errlen)
+{
+	struct conf_ctx *c;
+	json_error_t jerr;
+	json_t *root;
+	size_t name_len;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (name == NULL)
+		name = "(config)";
+	if (cfg == NULL || (text == NULL && len > 0)) {
+		err_write(err, errlen, "%s: invalid arguments", name);
+		return -EINVAL;
+	}
+	name_len = strlen(name);
+	if (name_len >= PS_PATH_MAX) {
+		err_write(err, errlen, "%s: file name longer than %d bytes", name,
+			  PS_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	if (len > PS_CONFIG_FILE_MAX) {
+		err_write(err, errlen, "%s: too large: the limit is %d bytes (1 MiB)",
+			  name, PS_CONFIG_FILE_MAX);
+		return -EINVAL;
+	}
+
+	root = json_loadb(text != NULL ? text : "", len, JSON_REJECT_DUPLICATES,
+			  &jerr);
+	if (root == NULL) {
+		if (json_error_code(&jerr) == json_error_out_of_memory) {
+			err_write(err, errlen, "%s: out of memory", name);
+			return -ENOMEM;
+		}
+		err_write(err, errlen, "%s:%d:%d: invalid JSON: %s", name,
+			  jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		err_write(err, errlen, "%s: out of memory", name);
+		rc = -ENOMEM;
+		goto out_json;
+	}
+	c->name = name;
+	c->err = err;
+	c->errlen = errlen;
+	ps_config_defaults(&c->cfg);
+	memcpy(c->cfg.path, name, name_len + 1);
+
+	rc = parse_root(c, root);
+	if (rc == 0)
+		memcpy(cfg, &c->cfg, sizeof(*cfg));
+	free(c);
+out_json:
+	json_decref(root);
+	return rc;
+}
+
+/* See ps_config.h. */
+int
+ps_config_load(const char *path, struct ps_config *cfg, char *err,
+	       size_t errlen)
+{
+	char msg[128];
+	size_t len = 0;
+	char *buf;
+	ssize_t n;
+	int fd, rc;
+
+	if (path == NULL) {
+		err_write(err, errlen, "(config): invalid arguments");
+		return -EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto err_read;
+	}
+	/* one byte more than the limit tells a full 1 MiB from a larger file */
+	buf = malloc(PS_CONFIG_FILE_MAX + 1);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		goto err_close;
+	}
+	while (len <= PS_CONFIG_FILE_MAX) {
+		n = read(fd, buf + len, PS_CONFIG_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto err_free;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > PS_CONFIG_FILE_MAX) {
+		err_write(err, errlen, "%s: too large: the limit is %d bytes (1 MiB)",
+			  path, PS_CONFIG_FILE_MAX);
+		rc = -EINVAL;
+	} else {
+		rc = ps_config_parse(buf, len, path, cfg, err, errlen);
+	}
+	free(buf);
+	return rc;
+
+err_free:
+	free(buf);
+err_close:
+	close(fd);
+err_read:
+	err_write(err, errlen, "%s: cannot read: %s", path,
+		  strerror_r(-rc, msg, sizeof(msg)));
+	return rc;
+}
+
+/* See ps_config.h. */
+const char *
+ps_port_role_name(enum ps_port_role role)
+{
+	switch (role) {
+	case PS_ROLE_NET:
+		return "net";
+	case PS_ROLE_TOOL_OOB:
+		return "tool-oob";
+	case PS_ROLE_TOOL_INLINE:
+		return "tool-inline";
+	}
+	return "unknown";
+}
+
+/* See ps_config.h. */
+int
+ps_config_port_index(const struct ps_config *cfg, const char *name)
+{
+	unsigned int i;
+
+	if (cfg == NULL || name == NULL)
+		return -1;
+	for (i = 0; i < cfg->n_ports && i < PS_PORTS_MAX; i++) {
+		if (strcmp(cfg->ports[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
