@@ -86,7 +86,7 @@ if has_layer fuzz; then
 	echo "== fuzz (${FUZZ_SECONDS} s per harness)"
 	CC=clang ps_build "$PS_ROOT/build-fuzz" -Dfuzz=true
 	for fz in "$PS_ROOT"/build-fuzz/tests/fuzz/fuzz_*; do
-		[ -x "$fz" ] || continue
+		[ -f "$fz" ] && [ -x "$fz" ] || continue
 		name=$(basename "$fz")
 		corpus=$(mktemp -d)
 		seeds=$PS_ROOT/tests/fuzz/corpus/${name#fuzz_}

@@ -282,6 +282,7 @@ test_timer_rearm_and_budget(void **state)
 	assert_int_equal(ps_timer_advance(w, f.now, 4, on_fire, &f), 1);
 	assert_int_equal(f.n, 10);
 	assert_int_equal(ps_timer_count(w), 0);
+	ps_timer_wheel_free(w);
 	assert_int_equal(ps_timer_wheel_create(0, 8, 0, &w), -EINVAL);
 	ps_timer_wheel_free(NULL);
 }
