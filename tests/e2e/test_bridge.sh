@@ -68,14 +68,21 @@ stop_pid "$UDP_PID"
 CLI_MAC=$(in_cli cat /sys/class/net/eth0/address)
 SRV_MAC=$(in_srv cat /sys/class/net/eth0/address)
 $FRAMES craft "$T_TMP/raw.pcap" "$CLI_MAC" "$SRV_MAC"
+$FRAMES craft "$T_TMP/raw-rev.pcap" "$SRV_MAC" "$CLI_MAC"
 bg "$NS_SRV" "$T_TMP/raw.tcpdump.log" tcpdump -n -i eth0 -Q in -U -s 0 -w "$T_TMP/raw-in.pcap" ether src "$CLI_MAC"
 RAW_CAP=$T_LAST_PID
+bg "$NS_CLI" "$T_TMP/raw-rev.tcpdump.log" tcpdump -n -i eth0 -Q in -U -s 0 -w "$T_TMP/raw-rev-in.pcap" ether src "$SRV_MAC"
+RAW_REV_CAP=$T_LAST_PID
 sleep 1
 in_cli $FRAMES send eth0 "$T_TMP/raw.pcap"
+in_srv $FRAMES send eth0 "$T_TMP/raw-rev.pcap"
 sleep 1
 stop_pid "$RAW_CAP" INT
-check "VLAN-tagged, non-IP, malformed and option-carrying frames pass byte for byte" \
+stop_pid "$RAW_REV_CAP" INT
+check "client->server: VLAN-tagged, non-IP, malformed and option-carrying frames pass byte for byte" \
 	$FRAMES compare "$T_TMP/raw.pcap" "$T_TMP/raw-in.pcap"
+check "server->client: the same frames pass byte for byte" \
+	$FRAMES compare "$T_TMP/raw-rev.pcap" "$T_TMP/raw-rev-in.pcap"
 
 # 100 MB of TCP, sha256 at both ends.
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$T_TMP/big.bin"

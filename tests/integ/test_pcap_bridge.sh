@@ -13,8 +13,8 @@ $FRAMES craft-extended "$T_TMP/a-in.pcap" 02:00:00:00:00:01 02:00:00:00:00:02
 $FRAMES craft-extended "$T_TMP/b-in.pcap" 02:00:00:00:00:02 02:00:00:00:00:01
 N=$($FRAMES count "$T_TMP/a-in.pcap")
 
-run_dp() {	# name malformed-action
-	local name=$1 action=$2
+run_dp() {	# name malformed-action stop-signal
+	local name=$1 action=$2 sig=$3
 	SOCK=$T_TMP/$name.sock
 	cat >"$T_TMP/$name.json" <<EOF
 {
@@ -39,13 +39,13 @@ EOF
 	}
 	wait_for 20 all_in
 	local rc=$?
-	kill -TERM "$DP_PID"
+	kill -"$sig" "$DP_PID"
 	wait "$DP_PID"
 	DP_RC=$?
 	return $rc
 }
 
-check "forward: plainsight-dp replays $N frames into each side" run_dp fwd forward
+check "forward: plainsight-dp replays $N frames into each side" run_dp fwd forward TERM
 check "forward: exit code 0 after SIGTERM" test "$DP_RC" = 0
 check "forward: a->b frames identical and in order" $FRAMES same "$T_TMP/a-in.pcap" "$T_TMP/fwd-b-out.pcap"
 check "forward: b->a frames identical and in order" $FRAMES same "$T_TMP/b-in.pcap" "$T_TMP/fwd-a-out.pcap"
@@ -56,7 +56,8 @@ check "forward: per-port tx counters match" \
 	json_get "$T_TMP/fwd-stats.json" \
 	"'ok' if r['ports'][0]['tx_packets'] == $N and r['ports'][1]['tx_packets'] == $N else sys.exit(1)"
 
-check "drop: plainsight-dp replays $N frames into each side" run_dp drop drop
+check "drop: plainsight-dp replays $N frames into each side" run_dp drop drop INT
+check "drop: exit code 0 after SIGINT" test "$DP_RC" = 0
 out=$($FRAMES count "$T_TMP/drop-b-out.pcap")
 check "drop: the 3 malformed frames of each side are dropped ($out of $N left)" test "$out" = $((N - 3))
 check "drop: malformed_dropped counted" \
