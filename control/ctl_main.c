@@ -131,6 +131,7 @@ print_stats(json_t *r)
 		       num(p, "nic_tx_errors"));
 	print_counters("parser verdicts (non-zero):", json_object_get(r, "parser"));
 	print_counters("bridge events (non-zero):", json_object_get(r, "bridge"));
+	print_counters("flows (non-zero):", json_object_get(r, "flows"));
 }
 
 int

@@ -22,6 +22,7 @@
 #define PS_EAL_ARG_LEN		128
 #define PS_SOCKET_PATH_MAX	108	/* sizeof(sun_path) */
 #define PS_PATH_MAX		4096
+#define PS_INTERCEPT_PORTS_MAX	64
 #define PS_CONFIG_FILE_MAX	(1024 * 1024)	/* larger files are refused */
 #define PS_PEER_NONE		(~0u)	/* ps_port_cfg.peer of a tool-oob port */
 
@@ -34,6 +35,11 @@ enum ps_port_role {
 enum ps_malformed_action {
 	PS_MALFORMED_FORWARD,	/* count it, pass it through unchanged */
 	PS_MALFORMED_DROP,	/* count it, drop it */
+};
+
+enum ps_overflow_action {
+	PS_OVERFLOW_BYPASS,	/* flow table full: bridge the connection, count it */
+	PS_OVERFLOW_DROP,	/* flow table full: drop the SYN, count it */
 };
 
 enum ps_log_level {
@@ -85,6 +91,12 @@ struct ps_config {
 
 	/* behaviour */
 	enum ps_malformed_action malformed;
+
+	/* intercept selector */
+	uint16_t intercept_ports[PS_INTERCEPT_PORTS_MAX];	/* TCP server ports */
+	unsigned int n_intercept_ports;
+	enum ps_overflow_action overflow;
+	unsigned int flow_idle_timeout_s;
 
 	/* control */
 	char socket_path[PS_SOCKET_PATH_MAX];

@@ -49,6 +49,7 @@
 #define DEFAULT_DESC		1024
 #define DEFAULT_BURST		32
 #define DEFAULT_MAX_FLOWS	65536
+#define DEFAULT_FLOW_IDLE_TIMEOUT_S	3600
 #define DEFAULT_SOCKET		"/run/plainsight/dp.sock"
 
 #define MBUF_CACHE_MAX		512	/* RTE_MEMPOOL_CACHE_MAX_SIZE */
@@ -1265,6 +1266,56 @@ parse_bridge(struct conf_ctx *c, json_t *obj, const char *path)
 	return rc;
 }
 
+/*
+ * The intercept selector: which TCP connections get a flow (and, once the
+ * proxy exists, are terminated). Everything else keeps the bridge.
+ */
+static int
+parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"tcp_ports", "overflow", "idle_timeout_s", NULL
+	};
+	static const char *const overflow[] = { "bypass", "drop", NULL };
+	struct ps_config *cfg = &c->cfg;
+	unsigned int action = cfg->overflow;
+	char p[CONF_PATH_LEN], pi[CONF_PATH_LEN];
+	json_t *v, *e;
+	size_t i, j;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	v = member(obj, path, "tcp_ports", p, sizeof(p));
+	if (v != NULL) {
+		if (!json_is_array(v))
+			return type_fail(c, p, "an array of TCP ports", v);
+		if (json_array_size(v) > PS_INTERCEPT_PORTS_MAX)
+			return conf_fail(c, p, "expected at most %u ports, found %zu",
+					 PS_INTERCEPT_PORTS_MAX, json_array_size(v));
+		json_array_foreach(v, i, e) {
+			unsigned int port;
+
+			path_index(pi, sizeof(pi), p, i);
+			rc = uint_value(c, e, pi, 1, 65535, &port);
+			if (rc < 0)
+				return rc;
+			for (j = 0; j < cfg->n_intercept_ports; j++)
+				if (cfg->intercept_ports[j] == port)
+					return conf_fail(c, pi, "port %u is listed twice",
+							 port);
+			cfg->intercept_ports[cfg->n_intercept_ports++] = (uint16_t)port;
+		}
+	}
+	rc = opt_enum(c, obj, path, "overflow", overflow, &action);
+	cfg->overflow = (enum ps_overflow_action)action;
+	if (rc < 0)
+		return rc;
+	return opt_uint(c, obj, path, "idle_timeout_s", 1, 86400,
+			&cfg->flow_idle_timeout_s);
+}
+
 static int
 parse_control(struct conf_ctx *c, json_t *obj, const char *path)
 {
@@ -1325,6 +1376,7 @@ static const struct conf_section sections[] = {
 	{ "ports", true, parse_ports },
 	{ "limits", false, parse_limits },
 	{ "bridge", false, parse_bridge },
+	{ "intercept", false, parse_intercept },
 	{ "control", false, parse_control },
 	{ "log", false, parse_log },
 };
@@ -1378,6 +1430,8 @@ ps_config_defaults(struct ps_config *cfg)
 	cfg->burst = DEFAULT_BURST;
 	cfg->max_flows = DEFAULT_MAX_FLOWS;
 	cfg->malformed = PS_MALFORMED_FORWARD;
+	cfg->overflow = PS_OVERFLOW_BYPASS;
+	cfg->flow_idle_timeout_s = DEFAULT_FLOW_IDLE_TIMEOUT_S;
 	memcpy(cfg->socket_path, DEFAULT_SOCKET, sizeof(DEFAULT_SOCKET));
 	cfg->log_level = PS_LOG_INFO;
 }

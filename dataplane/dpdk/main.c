@@ -91,21 +91,33 @@ eal_build(const struct ps_config *cfg, const char *prog, struct eal_argv *ea)
 		[PS_LOG_NOTICE] = "notice", [PS_LOG_INFO] = "info",
 		[PS_LOG_DEBUG] = "debug",
 	};
-	char lcores[16 * (PS_WORKERS_MAX + 1)];
+	char lcores[24 * (PS_WORKERS_MAX + 1)];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	bool any_pci = false;
-	size_t off;
+	size_t off = 0;
 	unsigned int i;
 	int rc = 0;
 
-	off = (size_t)snprintf(lcores, sizeof(lcores), "%u", cfg->main_lcore);
-	for (i = 0; i < cfg->n_workers && off < sizeof(lcores); i++)
+	/* lcore ID@CPU. An lcore ID beyond the machine's CPUs shares a CPU
+	 * (ID mod CPUs): fine for trials on small machines, announced at start,
+	 * never what a production box with enough cores gets. */
+	if (ncpu < 1)
+		ncpu = 1;
+	for (i = 0; i <= cfg->n_workers && off < sizeof(lcores); i++) {
+		unsigned int id = i == 0 ? cfg->main_lcore : cfg->workers[i - 1];
+
 		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off,
-					",%u", cfg->workers[i]);
+					"%s%u@%lu", i == 0 ? "" : ",", id,
+					(unsigned long)id % (unsigned long)ncpu);
+		if (id >= (unsigned long)ncpu)
+			printf("plainsight-dp: lcore %u shares CPU %lu (this machine "
+			       "has %ld CPUs)\n", id, (unsigned long)id % (unsigned long)ncpu,
+			       ncpu);
+	}
 
 	ea->argc = 0;
 	rc |= eal_add(ea, "%s", prog);
-	rc |= eal_add(ea, "-l");
-	rc |= eal_add(ea, "%s", lcores);
+	rc |= eal_add(ea, "--lcores=%s", lcores);
 	rc |= eal_add(ea, "--main-lcore=%u", cfg->main_lcore);
 	rc |= eal_add(ea, "-m");
 	rc |= eal_add(ea, "%u", cfg->memory_mb);

@@ -9,7 +9,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <rte_ethdev.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "ps_flow_table.h"
+#include "ps_timer.h"
 
 #include "ps_config.h"
 #include "ps_stats.h"
@@ -28,6 +33,14 @@ struct ps_dp_port {
 	char driver[32];
 };
 
+/* Frames queued for one egress port on the worker's own tx queue. */
+#define PS_TXBUF_SIZE	64
+
+struct ps_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[PS_TXBUF_SIZE];
+};
+
 struct ps_rxq_ref {
 	uint16_t port;			/* index into dp->ports */
 	uint16_t queue;
@@ -42,6 +55,11 @@ struct ps_worker {
 	struct ps_rxq_ref rxq[PS_RXQ_PER_WORKER_MAX];
 	uint8_t *linear;		/* copy of a multi-segment frame */
 	uint8_t *fragbuf;		/* one fragment being built */
+	struct ps_txbuf tx[PS_PORTS_MAX];
+	struct ps_flow_table *flows;	/* flows this worker owns */
+	struct ps_timer_wheel *timers;
+	struct rte_ring *inbox[PS_WORKERS_MAX];	/* from worker i (SPSC) */
+	uint64_t now_us;
 	struct ps_worker_stats stats;
 };
 
@@ -49,6 +67,9 @@ struct ps_dp {
 	const struct ps_config *cfg;
 	struct ps_dp_port ports[PS_PORTS_MAX];
 	unsigned int n_ports;
+	int16_t port_index[RTE_MAX_ETHPORTS];	/* DPDK port id -> ports[] index */
+	uint8_t intercept[65536 / 8];	/* bitmap of selected TCP server ports */
+	uint64_t tsc_per_us;
 	struct ps_worker *workers[PS_WORKERS_MAX];
 	unsigned int n_workers;
 	struct rte_mempool *pool;

@@ -105,7 +105,9 @@ cmd_stats(struct ps_mgmt *m)
 	json_t *ports = json_array();
 	json_t *parser = json_object();
 	json_t *bridge = json_object();
+	json_t *flows = json_object();
 	json_t *workers = json_array();
+	uint64_t active = 0;
 	unsigned int i, w, r;
 
 	for (i = 0; i < dp->n_ports; i++) {
@@ -157,17 +159,28 @@ cmd_stats(struct ps_mgmt *m)
 		json_object_set_new(bridge, ps_bridge_event_name((enum ps_bridge_event)r),
 				    json_integer((json_int_t)v));
 	}
+	for (r = 0; r < PS_FLOW_EVENT_MAX; r++) {
+		uint64_t v = 0;
+
+		for (w = 0; w < dp->n_workers; w++)
+			v += dp->workers[w]->stats.flow[r];
+		json_object_set_new(flows, ps_flow_event_name((enum ps_flow_event)r),
+				    json_integer((json_int_t)v));
+	}
 	for (w = 0; w < dp->n_workers; w++) {
 		const struct ps_worker_stats *s = &dp->workers[w]->stats;
 
-		json_array_append_new(workers, json_pack("{s:i, s:I, s:I}",
+		active += s->flows_active;
+		json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I}",
 			"id", (json_int_t)w,
 			"polls", (json_int_t)s->polls,
-			"busy_polls", (json_int_t)s->busy_polls));
+			"busy_polls", (json_int_t)s->busy_polls,
+			"flows_active", (json_int_t)s->flows_active));
 	}
-	return json_pack("{s:b, s:o, s:o, s:o, s:o}", "ok", 1,
+	json_object_set_new(flows, "flows_active", json_integer((json_int_t)active));
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
 			 "ports", ports, "parser", parser, "bridge", bridge,
-			 "workers", workers);
+			 "flows", flows, "workers", workers);
 }
 
 static json_t *

@@ -60,6 +60,7 @@ port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 			 "(wrong driver name or interface?)", pc->name, pc->device);
 		return rc;
 	}
+	dp->port_index[p->port_id] = (int16_t)idx;
 	rc = rte_eth_dev_info_get(p->port_id, &info);
 	if (rc < 0) {
 		snprintf(err, errlen, "port %s: cannot read device info: %s",

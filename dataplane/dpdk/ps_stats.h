@@ -39,6 +39,29 @@ enum ps_bridge_event {
 /* Name of a bridge event counter, as shown by `plainsight-ctl stats`. */
 const char *ps_bridge_event_name(enum ps_bridge_event ev);
 
+/* Flow tracking and dispatch between workers. */
+#define PS_FLOW_EVENTS(X)						\
+	X(OPENED, "flows_opened")					\
+	X(CLOSED, "flows_closed")					\
+	X(RESET, "flows_reset")						\
+	X(IDLE_EXPIRED, "flows_idle_expired")				\
+	X(TABLE_FULL_BYPASSED, "table_full_bypassed")			\
+	X(TABLE_FULL_DROPPED, "table_full_dropped")			\
+	X(MIDSTREAM_BYPASSED, "midstream_bypassed")			\
+	X(DISPATCHED_OUT, "dispatched_out")				\
+	X(DISPATCHED_IN, "dispatched_in")				\
+	X(DISPATCH_RING_FULL, "dispatch_ring_full")
+
+enum ps_flow_event {
+#define PS_X(name, str) PS_FLOW_##name,
+	PS_FLOW_EVENTS(PS_X)
+#undef PS_X
+	PS_FLOW_EVENT_MAX
+};
+
+/* Name of a flow event counter, as shown by `plainsight-ctl stats`. */
+const char *ps_flow_event_name(enum ps_flow_event ev);
+
 struct ps_port_counters {
 	uint64_t rx_pkts;
 	uint64_t rx_bytes;
@@ -53,6 +76,8 @@ struct ps_worker_stats {
 	struct ps_port_counters port[PS_PORTS_MAX];
 	uint64_t pkt_reason[PS_PKT_REASON_MAX];		/* parser verdicts */
 	uint64_t bridge[PS_BRIDGE_EVENT_MAX];
+	uint64_t flow[PS_FLOW_EVENT_MAX];
+	uint32_t flows_active;
 } __rte_cache_aligned;
 
 #endif /* PS_STATS_H */

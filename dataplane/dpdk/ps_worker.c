@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * Worker lcore: the poll loop and the transparent bridge.
+ * Worker lcore: the poll loop, the transparent bridge, flow tracking and the
+ * dispatch of selected flows to the worker that owns them.
  *
  * Every frame entering a segment's net port leaves on the other side of the
  * segment byte for byte. The parser runs on every frame (its verdicts are
@@ -17,16 +18,23 @@
 #include <rte_mbuf.h>
 #include <rte_malloc.h>
 #include <rte_pause.h>
+#include <rte_cycles.h>
 
 #include "ps_dp.h"
 #include "ps_frag.h"
 #include "ps_pkt.h"
 
-#define PS_TXBUF_SIZE	64
+#define PS_TIMER_BUDGET	64	/* timers fired per poll, at most */
 
 static const char *const bridge_event_names[] = {
 #define PS_X(name, str) [PS_BRIDGE_##name] = str,
 	PS_BRIDGE_EVENTS(PS_X)
+#undef PS_X
+};
+
+static const char *const flow_event_names[] = {
+#define PS_X(name, str) [PS_FLOW_##name] = str,
+	PS_FLOW_EVENTS(PS_X)
 #undef PS_X
 };
 
@@ -38,121 +46,319 @@ ps_bridge_event_name(enum ps_bridge_event ev)
 	return bridge_event_names[ev];
 }
 
-/* Frames queued for one egress port and queue. */
-struct txbuf {
-	struct ps_worker *w;
-	uint16_t egress;		/* index into dp->ports */
-	uint16_t port_id;
-	uint16_t queue;
-	uint16_t n;
-	struct rte_mbuf *pkts[PS_TXBUF_SIZE];
+const char *
+ps_flow_event_name(enum ps_flow_event ev)
+{
+	if ((unsigned int)ev >= PS_FLOW_EVENT_MAX)
+		return "unknown";
+	return flow_event_names[ev];
+}
+
+/* A tracked connection (user data of the worker's flow table). */
+struct ps_track {
+	struct ps_timer idle;		/* first member: timer -> track */
+	struct ps_flow_handle self;
+	uint64_t last_seen_us;
+	uint8_t fin_seen;		/* bit 0: client FIN, bit 1: server FIN */
 };
 
 static void
-txbuf_flush(struct txbuf *tb)
+tx_flush(struct ps_worker *w, uint16_t egress)
 {
-	struct ps_port_counters *pc = &tb->w->stats.port[tb->egress];
+	struct ps_txbuf *tb = &w->tx[egress];
+	struct ps_port_counters *pc = &w->stats.port[egress];
 	uint16_t sent, i;
 
 	if (tb->n == 0)
 		return;
-	sent = rte_eth_tx_burst(tb->port_id, tb->queue, tb->pkts, tb->n);
+	sent = rte_eth_tx_burst(w->dp->ports[egress].port_id, (uint16_t)w->id,
+				tb->pkts, tb->n);
 	for (i = 0; i < sent; i++)
 		pc->tx_bytes += rte_pktmbuf_pkt_len(tb->pkts[i]);
 	pc->tx_pkts += sent;
 	if (unlikely(sent < tb->n)) {
 		pc->tx_dropped += (uint64_t)(tb->n - sent);
-		tb->w->stats.bridge[PS_BRIDGE_TX_RING_FULL] += (uint64_t)(tb->n - sent);
+		w->stats.bridge[PS_BRIDGE_TX_RING_FULL] += (uint64_t)(tb->n - sent);
 		rte_pktmbuf_free_bulk(&tb->pkts[sent], tb->n - sent);
 	}
 	tb->n = 0;
 }
 
-static inline void
-txbuf_add(struct txbuf *tb, struct rte_mbuf *m)
+static void
+tx_flush_all(struct ps_worker *w)
 {
+	unsigned int i;
+
+	for (i = 0; i < w->dp->n_ports; i++)
+		tx_flush(w, (uint16_t)i);
+}
+
+static inline void
+tx_add(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m)
+{
+	struct ps_txbuf *tb = &w->tx[egress];
+
 	m->ol_flags = 0;	/* no offload requests: bytes go out as they are */
 	tb->pkts[tb->n++] = m;
 	if (tb->n == PS_TXBUF_SIZE)
-		txbuf_flush(tb);
+		tx_flush(w, egress);
 }
+
+struct frag_ctx {
+	struct ps_worker *w;
+	uint16_t egress;
+};
 
 static int
 emit_fragment(void *ctx, const uint8_t *frag, uint32_t len)
 {
-	struct txbuf *tb = ctx;
+	struct frag_ctx *fc = ctx;
 	struct rte_mbuf *m;
 	char *dst;
 
-	m = rte_pktmbuf_alloc(tb->w->pool);
+	if (len > UINT16_MAX)
+		return -EMSGSIZE;
+	m = rte_pktmbuf_alloc(fc->w->pool);
 	if (m == NULL)
 		return -ENOMEM;
 	dst = rte_pktmbuf_append(m, (uint16_t)len);
-	if (dst == NULL || len > UINT16_MAX) {
+	if (dst == NULL) {
 		rte_pktmbuf_free(m);
 		return -ENOSPC;
 	}
 	memcpy(dst, frag, len);
-	txbuf_add(tb, m);
-	tb->w->stats.bridge[PS_BRIDGE_FRAGMENTS_OUT]++;
+	tx_add(fc->w, fc->egress, m);
+	fc->w->stats.bridge[PS_BRIDGE_FRAGMENTS_OUT]++;
 	return 0;
 }
 
 /*
- * Forward one frame to tb's port. Takes ownership of m.
+ * Forward one frame, already parsed as p (verdict r), to egress. Takes
+ * ownership of m.
  */
 static void
-bridge_one(struct ps_worker *w, struct txbuf *tb, struct rte_mbuf *m)
+bridge_one(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m,
+	   const uint8_t *frame, uint32_t len, enum ps_pkt_reason r,
+	   const struct ps_pkt *p)
 {
-	const struct ps_config *cfg = w->dp->cfg;
-	const uint16_t mtu = w->dp->ports[tb->egress].cfg->mtu;
-	const uint8_t *frame;
-	enum ps_pkt_reason r;
-	struct ps_pkt p;
-	uint32_t len = rte_pktmbuf_pkt_len(m);
+	const uint16_t mtu = w->dp->ports[egress].cfg->mtu;
+	struct frag_ctx fc = { w, egress };
 	int rc;
 
-	if (likely(rte_pktmbuf_is_contiguous(m))) {
-		frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	} else {
-		w->stats.bridge[PS_BRIDGE_MULTISEG_LINEARIZED]++;
-		if (len > PS_SCRATCH_SIZE)
-			len = PS_SCRATCH_SIZE;
-		frame = rte_pktmbuf_read(m, 0, len, w->linear);
-	}
-
-	r = ps_pkt_parse(frame, len, &p);
-	w->stats.pkt_reason[r]++;
 	if (unlikely(r != PS_PKT_OK)) {
-		if (cfg->malformed == PS_MALFORMED_DROP) {
+		if (w->dp->cfg->malformed == PS_MALFORMED_DROP) {
 			w->stats.bridge[PS_BRIDGE_MALFORMED_DROPPED]++;
 			rte_pktmbuf_free(m);
 			return;
 		}
 		w->stats.bridge[PS_BRIDGE_MALFORMED_FORWARDED]++;
-		txbuf_add(tb, m);
+		tx_add(w, egress, m);
 		return;
 	}
-
-	if (likely(p.l3 == PS_L3_NONE || p.l3_end - p.l3_off <= mtu)) {
-		txbuf_add(tb, m);
+	if (likely(p->l3 == PS_L3_NONE || p->l3_end - p->l3_off <= mtu)) {
+		tx_add(w, egress, m);
 		return;
 	}
-
 	/* Larger than the egress MTU: only kernel-reassembled IPv4 gets here
 	 * on a correctly cabled segment. */
-	if (p.l3 != PS_L3_IPV4 || p.df) {
+	if (p->l3 != PS_L3_IPV4 || p->df) {
 		w->stats.bridge[PS_BRIDGE_OVERSIZE_DF_DROPPED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
-	rc = ps_ip4_fragment(frame, len, &p, mtu, w->fragbuf,
-			     PS_SCRATCH_SIZE, emit_fragment, tb);
+	rc = ps_ip4_fragment(frame, len, p, mtu, w->fragbuf, PS_SCRATCH_SIZE,
+			     emit_fragment, &fc);
 	if (rc < 0)
 		w->stats.bridge[PS_BRIDGE_FRAG_NO_MBUF]++;
 	else
 		w->stats.bridge[PS_BRIDGE_FRAGMENTED]++;
 	rte_pktmbuf_free(m);
+}
+
+static const uint8_t *
+frame_of(struct ps_worker *w, struct rte_mbuf *m, uint32_t *len)
+{
+	*len = rte_pktmbuf_pkt_len(m);
+	if (likely(rte_pktmbuf_is_contiguous(m)))
+		return rte_pktmbuf_mtod(m, const uint8_t *);
+	w->stats.bridge[PS_BRIDGE_MULTISEG_LINEARIZED]++;
+	if (*len > PS_SCRATCH_SIZE)
+		*len = PS_SCRATCH_SIZE;
+	return rte_pktmbuf_read(m, 0, *len, w->linear);
+}
+
+/* Is p a TCP segment of a connection the intercept selector picks? */
+static inline bool
+selected(const struct ps_dp *dp, const struct ps_pkt *p, char side)
+{
+	uint16_t srv_port;
+
+	if (p->l3 == PS_L3_NONE || !p->has_l4 || p->ip_proto != PS_IPPROTO_TCP)
+		return false;
+	srv_port = side == 'b' ? p->sport : p->dport;
+	return (dp->intercept[srv_port >> 3] >> (srv_port & 7)) & 1;
+}
+
+static void
+track_free(struct ps_worker *w, struct ps_track *t, enum ps_flow_event why)
+{
+	ps_timer_cancel(w->timers, &t->idle);
+	(void)ps_flow_remove(w->flows, t->self);
+	w->stats.flow[why]++;
+}
+
+static void
+on_idle_timer(void *ctx, struct ps_timer *tm)
+{
+	struct ps_worker *w = ctx;
+	struct ps_track *t = (struct ps_track *)tm;
+	uint64_t idle = (uint64_t)w->dp->cfg->flow_idle_timeout_s * 1000000;
+
+	if (w->now_us - t->last_seen_us >= idle) {
+		track_free(w, t, PS_FLOW_IDLE_EXPIRED);
+		return;
+	}
+	ps_timer_arm(w->timers, &t->idle, t->last_seen_us + idle);
+}
+
+/*
+ * Flow state for a selected TCP segment, on the worker that owns the flow.
+ * Returns false when the segment must be dropped (table full, overflow
+ * "drop"). Until the TCP proxy exists, tracked flows are bridged.
+ */
+static bool
+track(struct ps_worker *w, const struct ps_pkt *p, uint8_t seg, char side)
+{
+	const struct ps_config *cfg = w->dp->cfg;
+	struct ps_flow_handle h;
+	struct ps_flow_key key;
+	struct ps_track *t;
+	uint32_t hash;
+	int err;
+
+	if (!ps_flow_key_from_pkt(p, seg, side, &key))
+		return true;
+	hash = ps_flow_key_hash(&key);
+	t = ps_flow_lookup(w->flows, &key, hash, &h);
+	if (t == NULL) {
+		/* Only a client's SYN opens a flow; anything else of an
+		 * unknown connection (started before us, or bypassed) is
+		 * bridged. */
+		if (side != 'a' ||
+		    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK | PS_TCP_RST)) != PS_TCP_SYN) {
+			w->stats.flow[PS_FLOW_MIDSTREAM_BYPASSED]++;
+			return true;
+		}
+		t = ps_flow_insert(w->flows, &key, hash, &h, &err);
+		if (t == NULL) {
+			if (cfg->overflow == PS_OVERFLOW_DROP) {
+				w->stats.flow[PS_FLOW_TABLE_FULL_DROPPED]++;
+				return false;
+			}
+			w->stats.flow[PS_FLOW_TABLE_FULL_BYPASSED]++;
+			return true;
+		}
+		t->self = h;
+		ps_timer_init(&t->idle);
+		ps_timer_arm(w->timers, &t->idle, w->now_us +
+			     (uint64_t)cfg->flow_idle_timeout_s * 1000000);
+		w->stats.flow[PS_FLOW_OPENED]++;
+	}
+	t->last_seen_us = w->now_us;
+	if (p->tcp_flags & PS_TCP_RST) {
+		track_free(w, t, PS_FLOW_RESET);
+		return true;
+	}
+	if (p->tcp_flags & PS_TCP_FIN) {
+		t->fin_seen |= side == 'a' ? 1 : 2;
+		if (t->fin_seen == 3)
+			track_free(w, t, PS_FLOW_CLOSED);
+	}
+	return true;
+}
+
+/* Segment index of a net port: the index of its side-a port. */
+static inline uint8_t
+segment_of(const struct ps_dp_port *in, unsigned int idx)
+{
+	return (uint8_t)(in->cfg->side == 'a' ? idx : in->cfg->peer);
+}
+
+/*
+ * Handle one frame that entered on net port idx. from_inbox: it was handed
+ * over by another worker, which already decided this worker owns it.
+ */
+static void
+handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
+	   bool from_inbox)
+{
+	struct ps_dp *dp = w->dp;
+	const struct ps_dp_port *in = &dp->ports[idx];
+	const uint8_t *frame;
+	enum ps_pkt_reason r;
+	struct ps_pkt p;
+	uint32_t len;
+
+	frame = frame_of(w, m, &len);
+	r = ps_pkt_parse(frame, len, &p);
+	if (!from_inbox)
+		w->stats.pkt_reason[r]++;
+	if (r == PS_PKT_OK && selected(dp, &p, in->cfg->side)) {
+		uint8_t seg = segment_of(in, idx);
+
+		if (!from_inbox && dp->n_workers > 1) {
+			struct ps_flow_key key;
+			unsigned int owner;
+
+			if (ps_flow_key_from_pkt(&p, seg, in->cfg->side, &key)) {
+				owner = ps_flow_key_hash(&key) % dp->n_workers;
+				if (owner != w->id) {
+					struct rte_ring *ring =
+						dp->workers[owner]->inbox[w->id];
+
+					if (rte_ring_sp_enqueue(ring, m) == 0) {
+						w->stats.flow[PS_FLOW_DISPATCHED_OUT]++;
+						return;
+					}
+					/* Never lose the packet: bridge it here. */
+					w->stats.flow[PS_FLOW_DISPATCH_RING_FULL]++;
+					bridge_one(w, (uint16_t)in->bridge_to, m,
+						   frame, len, r, &p);
+					return;
+				}
+			}
+		}
+		if (!track(w, &p, seg, in->cfg->side)) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
+	bridge_one(w, (uint16_t)in->bridge_to, m, frame, len, r, &p);
+}
+
+static bool
+poll_inboxes(struct ps_worker *w, struct rte_mbuf **pkts, uint16_t burst)
+{
+	struct ps_dp *dp = w->dp;
+	bool busy = false;
+	unsigned int i, n, k;
+
+	for (i = 0; i < dp->n_workers; i++) {
+		if (w->inbox[i] == NULL)
+			continue;
+		n = rte_ring_sc_dequeue_burst(w->inbox[i], (void **)pkts, burst,
+					      NULL);
+		if (n == 0)
+			continue;
+		busy = true;
+		w->stats.flow[PS_FLOW_DISPATCHED_IN] += n;
+		for (k = 0; k < n; k++) {
+			int16_t idx = dp->port_index[pkts[k]->port];
+
+			handle_net(w, (unsigned int)idx, pkts[k], true);
+		}
+	}
+	return busy;
 }
 
 static void
@@ -169,19 +375,16 @@ ps_worker_main(void *arg)
 	struct ps_dp *dp = w->dp;
 	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg->burst, 256u);
 	struct rte_mbuf *pkts[256];
-	struct txbuf tb;
 	unsigned int i;
 	uint16_t n, k;
 
-	tb.w = w;
-	tb.queue = (uint16_t)w->id;
-	tb.n = 0;
 	RTE_LOG(INFO, USER1, "worker %u on lcore %u polls %u rx queue(s)\n",
 		w->id, w->lcore, w->n_rxq);
 
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
 		bool busy = false;
 
+		w->now_us = rte_get_tsc_cycles() / dp->tsc_per_us;
 		for (i = 0; i < w->n_rxq; i++) {
 			const struct ps_rxq_ref *rq = &w->rxq[i];
 			const struct ps_dp_port *in = &dp->ports[rq->port];
@@ -194,17 +397,19 @@ ps_worker_main(void *arg)
 			pc->rx_pkts += n;
 			for (k = 0; k < n; k++)
 				pc->rx_bytes += rte_pktmbuf_pkt_len(pkts[k]);
-
 			if (in->bridge_to < 0) {
 				drain_tool_port(w, pkts, n);
 				continue;
 			}
-			tb.egress = (uint16_t)in->bridge_to;
-			tb.port_id = dp->ports[in->bridge_to].port_id;
 			for (k = 0; k < n; k++)
-				bridge_one(w, &tb, pkts[k]);
-			txbuf_flush(&tb);
+				handle_net(w, rq->port, pkts[k], false);
 		}
+		if (poll_inboxes(w, pkts, burst))
+			busy = true;
+		tx_flush_all(w);
+		ps_timer_advance(w->timers, w->now_us, PS_TIMER_BUDGET,
+				 on_idle_timer, w);
+		w->stats.flows_active = ps_flow_count(w->flows);
 		w->stats.polls++;
 		if (busy)
 			w->stats.busy_polls++;
@@ -218,11 +423,25 @@ ps_worker_main(void *arg)
 int
 ps_workers_create(struct ps_dp *dp)
 {
-	unsigned int i;
+	const struct ps_config *cfg = dp->cfg;
+	uint64_t now_us;
+	unsigned int i, j, p;
 
-	dp->n_workers = dp->cfg->n_workers;
+	dp->tsc_per_us = rte_get_tsc_hz() / 1000000;
+	if (dp->tsc_per_us == 0)
+		dp->tsc_per_us = 1;
+	now_us = rte_get_tsc_cycles() / dp->tsc_per_us;
+	for (i = 0; i < cfg->n_intercept_ports; i++) {
+		uint16_t port = cfg->intercept_ports[i];
+
+		dp->intercept[port >> 3] |= (uint8_t)(1u << (port & 7));
+	}
+	for (p = 0; p < RTE_MAX_ETHPORTS; p++)
+		dp->port_index[p] = -1;
+
+	dp->n_workers = cfg->n_workers;
 	for (i = 0; i < dp->n_workers; i++) {
-		unsigned int lcore = dp->cfg->workers[i];
+		unsigned int lcore = cfg->workers[i];
 		int socket = (int)rte_lcore_to_socket_id(lcore);
 		struct ps_worker *w;
 
@@ -241,6 +460,28 @@ ps_workers_create(struct ps_dp *dp)
 					       RTE_CACHE_LINE_SIZE, socket);
 		if (w->linear == NULL || w->fragbuf == NULL)
 			goto err;
+		/* Each worker owns max_flows / W flows (at least one). */
+		if (ps_flow_table_create(RTE_MAX(cfg->max_flows / dp->n_workers, 1u),
+					 sizeof(struct ps_track), &w->flows) < 0)
+			goto err;
+		/* 1 ms ticks, 4096 slots: one revolution every 4 s. */
+		if (ps_timer_wheel_create(1000, 4096, now_us, &w->timers) < 0)
+			goto err;
+	}
+	/* One single-producer single-consumer ring per ordered worker pair. */
+	for (i = 0; dp->n_workers > 1 && i < dp->n_workers; i++) {
+		for (j = 0; j < dp->n_workers; j++) {
+			char name[RTE_RING_NAMESIZE];
+
+			if (i == j)
+				continue;
+			snprintf(name, sizeof(name), "ps_dispatch_%u_%u", j, i);
+			dp->workers[i]->inbox[j] = rte_ring_create(name, 1024,
+				(int)rte_lcore_to_socket_id(dp->workers[i]->lcore),
+				RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (dp->workers[i]->inbox[j] == NULL)
+				goto err;
+		}
 	}
 	return 0;
 err:
@@ -251,14 +492,27 @@ err:
 void
 ps_workers_free(struct ps_dp *dp)
 {
-	unsigned int i;
+	unsigned int i, j;
 
 	for (i = 0; i < PS_WORKERS_MAX; i++) {
-		if (dp->workers[i] == NULL)
+		struct ps_worker *w = dp->workers[i];
+
+		if (w == NULL)
 			continue;
-		rte_free(dp->workers[i]->linear);
-		rte_free(dp->workers[i]->fragbuf);
-		rte_free(dp->workers[i]);
+		for (j = 0; j < PS_WORKERS_MAX; j++) {
+			struct rte_mbuf *m;
+
+			if (w->inbox[j] == NULL)
+				continue;
+			while (rte_ring_sc_dequeue(w->inbox[j], (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(w->inbox[j]);
+		}
+		ps_timer_wheel_free(w->timers);
+		ps_flow_table_free(w->flows);
+		rte_free(w->linear);
+		rte_free(w->fragbuf);
+		rte_free(w);
 		dp->workers[i] = NULL;
 	}
 }

@@ -9,7 +9,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-T_TOPO=e2eb
+T_TOPO=b$(($$ % 1000000))	# unique: runs may overlap
 "$PS_ROOT/scripts/topo.sh" up $T_TOPO || { t_fail "topology up"; exit 1; }
 eval "$("$PS_ROOT/scripts/topo.sh" env $T_TOPO)"
 SOCK=$T_TMP/dp.sock

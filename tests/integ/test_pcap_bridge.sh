@@ -19,7 +19,7 @@ run_dp() {	# name malformed-action stop-signal
 	cat >"$T_TMP/$name.json" <<EOF
 {
 	"lcores": {"main": 0, "workers": [1]},
-	"eal": {"memory_mb": 256, "hugepages": false, "file_prefix": "ps-integ-$name"},
+	"eal": {"memory_mb": 256, "hugepages": false, "file_prefix": "ps-integ-$name-$$"},
 	"mempool": {"mbufs": 2047, "mbuf_data_size": 4224, "cache": 64},
 	"ports": [
 		{"name": "net-a", "role": "net", "segment": "s0", "side": "a",

@@ -89,6 +89,32 @@ test_defaults(void **state)
 	assert_int_equal(cfg.malformed, PS_MALFORMED_FORWARD);
 	assert_string_equal(cfg.socket_path, "/run/plainsight/dp.sock");
 	assert_int_equal(cfg.log_level, PS_LOG_INFO);
+	assert_int_equal(cfg.n_intercept_ports, 0);
+	assert_int_equal(cfg.overflow, PS_OVERFLOW_BYPASS);
+	assert_int_equal(cfg.flow_idle_timeout_s, 3600);
+}
+
+/* The intercept selector: ports kept in order, overflow and idle timeout. */
+static void
+test_intercept(void **state)
+{
+	struct ps_config cfg;
+	char err[ERR_LEN];
+
+	(void)state;
+	if (parse(CFG(",'intercept':{'tcp_ports':[443,8443,1,65535],"
+		      "'overflow':'drop','idle_timeout_s':86400}"),
+		  &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.n_intercept_ports, 4);
+	assert_int_equal(cfg.intercept_ports[0], 443);
+	assert_int_equal(cfg.intercept_ports[1], 8443);
+	assert_int_equal(cfg.intercept_ports[3], 65535);
+	assert_int_equal(cfg.overflow, PS_OVERFLOW_DROP);
+	assert_int_equal(cfg.flow_idle_timeout_s, 86400);
+	if (parse(CFG(",'intercept':{'tcp_ports':[]}"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.n_intercept_ports, 0);
 }
 
 static void
@@ -349,7 +375,7 @@ static struct bad_case bad_cases[] = {
 
 	/* keys */
 	BAD("unknown_top_key", CFG(",'colour':'blue'"),
-	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, control, log)"),
+	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, control, log)"),
 	BAD("unknown_eal_key", CFG(",'eal':{'memory_mb':512,'colour':1}"),
 	    "t.json: eal.colour: unknown key (expected one of: memory_mb, hugepages, file_prefix, args)"),
 	BAD("unknown_port_key",
@@ -473,6 +499,18 @@ static struct bad_case bad_cases[] = {
 	    "t.json: limits.max_flows: expected an integer 1..16777216, found 9223372036854775807"),
 	BAD("malformed_unknown", CFG(",'bridge':{'malformed':'pass'}"),
 	    "t.json: bridge.malformed: expected one of \"forward\", \"drop\", found \"pass\""),
+	BAD("intercept_port_zero", CFG(",'intercept':{'tcp_ports':[443,0]}"),
+	    "t.json: intercept.tcp_ports[1]: expected an integer 1..65535, found 0"),
+	BAD("intercept_port_twice", CFG(",'intercept':{'tcp_ports':[443,8443,443]}"),
+	    "t.json: intercept.tcp_ports[2]: port 443 is listed twice"),
+	BAD("intercept_ports_not_array", CFG(",'intercept':{'tcp_ports':443}"),
+	    "t.json: intercept.tcp_ports: expected an array of TCP ports, found an integer 443"),
+	BAD("intercept_overflow_unknown", CFG(",'intercept':{'overflow':'queue'}"),
+	    "t.json: intercept.overflow: expected one of \"bypass\", \"drop\", found \"queue\""),
+	BAD("intercept_idle_zero", CFG(",'intercept':{'idle_timeout_s':0}"),
+	    "t.json: intercept.idle_timeout_s: expected an integer 1..86400, found 0"),
+	BAD("intercept_unknown_key", CFG(",'intercept':{'ports':[443]}"),
+	    "t.json: intercept.ports: unknown key (expected one of: tcp_ports, overflow, idle_timeout_s)"),
 	BAD("log_level_unknown", CFG(",'log':{'level':'INFO'}"),
 	    "t.json: log.level: expected one of \"err\", \"warning\", \"notice\", \"info\", \"debug\", found \"INFO\""),
 
@@ -795,6 +833,7 @@ main(void)
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_intercept),
 		cmocka_unit_test(test_docs_example),
 		cmocka_unit_test(test_pci_example),
 		cmocka_unit_test(test_comments),
