@@ -104,9 +104,12 @@ void
 ps_tcp_fail(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out, uint32_t events)
 {
 	(void)now;
+	/* No RST from SYN_SENT: the peer never answered, there is nothing to
+	 * reset (RFC 9293 3.10.5, ABORT in SYN-SENT deletes the TCB). */
 	if (ep->state == PS_TCP_ST_SYN_RCVD && (ep->flags & EPF_HELD))
 		ps_tcp_send_rst(ep, 0, true, ep->rcv_nxt, out);
-	else if (ep->state != PS_TCP_ST_CLOSED && ep->state != PS_TCP_ST_TIME_WAIT)
+	else if (ep->state != PS_TCP_ST_CLOSED && ep->state != PS_TCP_ST_TIME_WAIT &&
+		 ep->state != PS_TCP_ST_SYN_SENT)
 		ps_tcp_send_rst(ep, ep->snd_max, false, 0, out);
 	if (events & PS_TCP_EV_TIMED_OUT)
 		tcp_count(ep, PS_TCP_CNT_TIMEOUTS);

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The transparent TCP proxy of one intercepted connection: two TCP
+ * endpoints, one facing the client (the appliance plays the server) and one
+ * facing the server (the appliance plays the client), joined by a byte relay.
+ * Pure library, no EAL: frames in, frames out through a callback, time
+ * passed in.
+ *
+ * Sequence of the seed (architecture brief, "Life of an intercepted flow"):
+ * the client's SYN opens the server side first (srv SYN_SENT, cli SYN_RCVD
+ * held, nothing sent to the client); the server's SYN-ACK completes the
+ * server side and only then is the client answered; a server RST or silence
+ * (after the configured SYN retries) resets the client. Then bytes flow both
+ * ways with back-pressure (bytes not yet accepted by one side stay in the
+ * other side's receive buffer, closing its window), FIN and RST propagate,
+ * and the proxy is done when both endpoints are CLOSED.
+ *
+ * Frames towards each side carry the other side's identity: same MACs, VLAN
+ * tags, addresses and ports as the original connection.
+ */
+#ifndef PS_PROXY_H
+#define PS_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ps_build.h"
+#include "ps_pkt.h"
+#include "ps_tcp.h"
+
+/* Scratch a caller lends to every call: a payload and a frame. */
+#define PS_PROXY_SCRATCH	(2 * 65536)
+
+/* Side of a frame: PS_SIDE_CLI faces the client (segment side a). */
+enum ps_proxy_side {
+	PS_SIDE_CLI,
+	PS_SIDE_SRV,
+};
+
+struct ps_proxy_io {
+	/* Transmit one frame towards side; frame is valid during the call. */
+	void (*emit)(void *ctx, enum ps_proxy_side side, const uint8_t *frame,
+		     uint32_t len);
+	void *ctx;
+	uint8_t *scratch;		/* PS_PROXY_SCRATCH bytes */
+	struct ps_tcp_out *out;		/* work area, any content */
+};
+
+#define PS_PROXY_F_CLI_DONE	0x01u	/* cli endpoint CLOSED */
+#define PS_PROXY_F_SRV_DONE	0x02u
+#define PS_PROXY_F_CLI_FIN	0x04u	/* close() issued on cli (server's FIN relayed) */
+#define PS_PROXY_F_SRV_FIN	0x08u
+#define PS_PROXY_F_ACCEPTED	0x10u	/* client answered */
+#define PS_PROXY_F_RESET	0x20u	/* ended by RST or timeout */
+
+struct ps_proxy {
+	struct ps_tcp_ep cli;
+	struct ps_tcp_ep srv;
+	struct ps_tcp_frame_spec to_cli;	/* frame identity towards the client */
+	struct ps_tcp_frame_spec to_srv;
+	uint32_t flags;				/* PS_PROXY_F_* */
+	uint64_t relayed[2];			/* bytes: [0] client->server, [1] server->client */
+};
+
+/*
+ * Open a proxy for the client's SYN (frame parsed as syn, which must be a
+ * bare SYN with its L4 header). cfg and stats are borrowed for the proxy's
+ * life (stats may be NULL). iss_cli/iss_srv: initial sequence numbers of the
+ * two endpoints. Emits the SYN towards the server. Returns 0 or a negative
+ * errno (-EINVAL: not a bare SYN).
+ */
+int ps_proxy_open(struct ps_proxy *px, const struct ps_tcp_cfg *cfg,
+		  struct ps_tcp_stats *stats, const struct ps_pkt *syn,
+		  uint32_t iss_cli, uint32_t iss_srv, uint64_t now,
+		  const struct ps_proxy_io *io);
+
+/*
+ * A frame of the connection arrived from side (PS_SIDE_CLI: from the
+ * client). p is its parse, frame its bytes. Returns NONE when the segment
+ * was used, else the endpoint's drop reason.
+ */
+enum ps_tcp_drop ps_proxy_input(struct ps_proxy *px, enum ps_proxy_side side,
+				const uint8_t *frame, const struct ps_pkt *p,
+				uint64_t now, const struct ps_proxy_io *io);
+
+/* Run the endpoints' timers due at now. */
+void ps_proxy_timer(struct ps_proxy *px, uint64_t now,
+		    const struct ps_proxy_io *io);
+
+/* Earliest time ps_proxy_timer() has work, UINT64_MAX when none. */
+uint64_t ps_proxy_deadline(const struct ps_proxy *px);
+
+/* Both endpoints are CLOSED: the caller may ps_proxy_free() it. */
+static inline bool
+ps_proxy_done(const struct ps_proxy *px)
+{
+	return (px->flags & (PS_PROXY_F_CLI_DONE | PS_PROXY_F_SRV_DONE)) ==
+	       (PS_PROXY_F_CLI_DONE | PS_PROXY_F_SRV_DONE);
+}
+
+/* Abort both sides (RST to each that is synchronized), e.g. at shutdown. */
+void ps_proxy_abort(struct ps_proxy *px, uint64_t now,
+		    const struct ps_proxy_io *io);
+
+/* Release the endpoints' buffers; px itself is the caller's. */
+void ps_proxy_free(struct ps_proxy *px);
+
+#endif /* PS_PROXY_H */
