@@ -14,6 +14,8 @@
 #include <rte_ring.h>
 
 #include "ps_flow_table.h"
+#include "ps_proxy.h"
+#include "ps_tcp.h"
 #include "ps_timer.h"
 
 #include "ps_config.h"
@@ -58,6 +60,11 @@ struct ps_worker {
 	struct ps_txbuf tx[PS_PORTS_MAX];
 	struct ps_flow_table *flows;	/* flows this worker owns */
 	struct ps_timer_wheel *timers;
+	struct ps_tcp_stats tcp_stats;	/* its endpoints' counters */
+	struct ps_proxy_io io;		/* frames out of its proxies */
+	uint8_t *px_scratch;
+	struct ps_tcp_out *px_out;
+	uint16_t cur_port[2];		/* egress of the flow being worked on */
 	struct rte_ring *inbox[PS_WORKERS_MAX];	/* from worker i (SPSC) */
 	uint64_t now_us;
 	struct ps_worker_stats stats;
@@ -70,6 +77,7 @@ struct ps_dp {
 	int16_t port_index[RTE_MAX_ETHPORTS];	/* DPDK port id -> ports[] index */
 	uint8_t intercept[65536 / 8];	/* bitmap of selected TCP server ports */
 	uint64_t tsc_per_us;
+	struct ps_tcp_cfg tcp_cfg;	/* every proxied endpoint's settings */
 	struct ps_worker *workers[PS_WORKERS_MAX];
 	unsigned int n_workers;
 	struct rte_mempool *pool;
@@ -102,6 +110,9 @@ void ps_workers_free(struct ps_dp *dp);
  * arg is the struct ps_worker. Returns 0.
  */
 int ps_worker_main(void *arg);
+
+/* Queue m for transmission on port egress (a ports[] index). Worker only. */
+void ps_worker_tx(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m);
 
 /* Management thread: serves the control socket until dp->quit is set. */
 struct ps_mgmt;

@@ -39,7 +39,7 @@ enum ps_bridge_event {
 /* Name of a bridge event counter, as shown by `plainsight-ctl stats`. */
 const char *ps_bridge_event_name(enum ps_bridge_event ev);
 
-/* Flow tracking and dispatch between workers. */
+/* Intercepted flows and dispatch between workers. */
 #define PS_FLOW_EVENTS(X)						\
 	X(OPENED, "flows_opened")					\
 	X(CLOSED, "flows_closed")					\
@@ -50,7 +50,11 @@ const char *ps_bridge_event_name(enum ps_bridge_event ev);
 	X(MIDSTREAM_BYPASSED, "midstream_bypassed")			\
 	X(DISPATCHED_OUT, "dispatched_out")				\
 	X(DISPATCHED_IN, "dispatched_in")				\
-	X(DISPATCH_RING_FULL, "dispatch_ring_full")
+	X(DISPATCH_RING_FULL, "dispatch_ring_full")			\
+	X(BAD_CHECKSUM, "bad_checksum_dropped")				\
+	X(SEGMENT_REFUSED, "segments_refused_by_tcp")			\
+	X(OPEN_FAILED, "open_failed")					\
+	X(PROXY_TX_NOMBUF, "proxy_tx_nombuf")
 
 enum ps_flow_event {
 #define PS_X(name, str) PS_FLOW_##name,

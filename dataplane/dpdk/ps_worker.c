@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * Worker lcore: the poll loop, the transparent bridge, flow tracking and the
- * dispatch of selected flows to the worker that owns them.
+ * Worker lcore: the poll loop, the transparent bridge, and the dispatch of
+ * selected connections to the worker that owns them (ps_intercept.c).
  *
  * Every frame entering a segment's net port leaves on the other side of the
  * segment byte for byte. The parser runs on every frame (its verdicts are
@@ -22,9 +22,8 @@
 
 #include "ps_dp.h"
 #include "ps_frag.h"
+#include "ps_intercept.h"
 #include "ps_pkt.h"
-
-#define PS_TIMER_BUDGET	64	/* timers fired per poll, at most */
 
 static const char *const bridge_event_names[] = {
 #define PS_X(name, str) [PS_BRIDGE_##name] = str,
@@ -53,14 +52,6 @@ ps_flow_event_name(enum ps_flow_event ev)
 		return "unknown";
 	return flow_event_names[ev];
 }
-
-/* A tracked connection (user data of the worker's flow table). */
-struct ps_track {
-	struct ps_timer idle;		/* first member: timer -> track */
-	struct ps_flow_handle self;
-	uint64_t last_seen_us;
-	uint8_t fin_seen;		/* bit 0: client FIN, bit 1: server FIN */
-};
 
 static void
 tx_flush(struct ps_worker *w, uint16_t egress)
@@ -93,8 +84,8 @@ tx_flush_all(struct ps_worker *w)
 		tx_flush(w, (uint16_t)i);
 }
 
-static inline void
-tx_add(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m)
+void
+ps_worker_tx(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m)
 {
 	struct ps_txbuf *tb = &w->tx[egress];
 
@@ -127,7 +118,7 @@ emit_fragment(void *ctx, const uint8_t *frag, uint32_t len)
 		return -ENOSPC;
 	}
 	memcpy(dst, frag, len);
-	tx_add(fc->w, fc->egress, m);
+	ps_worker_tx(fc->w, fc->egress, m);
 	fc->w->stats.bridge[PS_BRIDGE_FRAGMENTS_OUT]++;
 	return 0;
 }
@@ -152,11 +143,11 @@ bridge_one(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m,
 			return;
 		}
 		w->stats.bridge[PS_BRIDGE_MALFORMED_FORWARDED]++;
-		tx_add(w, egress, m);
+		ps_worker_tx(w, egress, m);
 		return;
 	}
 	if (likely(p->l3 == PS_L3_NONE || p->l3_end - p->l3_off <= mtu)) {
-		tx_add(w, egress, m);
+		ps_worker_tx(w, egress, m);
 		return;
 	}
 	/* Larger than the egress MTU: only kernel-reassembled IPv4 gets here
@@ -197,84 +188,6 @@ selected(const struct ps_dp *dp, const struct ps_pkt *p, char side)
 		return false;
 	srv_port = side == 'b' ? p->sport : p->dport;
 	return (dp->intercept[srv_port >> 3] >> (srv_port & 7)) & 1;
-}
-
-static void
-track_free(struct ps_worker *w, struct ps_track *t, enum ps_flow_event why)
-{
-	ps_timer_cancel(w->timers, &t->idle);
-	(void)ps_flow_remove(w->flows, t->self);
-	w->stats.flow[why]++;
-}
-
-static void
-on_idle_timer(void *ctx, struct ps_timer *tm)
-{
-	struct ps_worker *w = ctx;
-	struct ps_track *t = (struct ps_track *)tm;
-	uint64_t idle = (uint64_t)w->dp->cfg->flow_idle_timeout_s * 1000000;
-
-	if (w->now_us - t->last_seen_us >= idle) {
-		track_free(w, t, PS_FLOW_IDLE_EXPIRED);
-		return;
-	}
-	ps_timer_arm(w->timers, &t->idle, t->last_seen_us + idle);
-}
-
-/*
- * Flow state for a selected TCP segment, on the worker that owns the flow.
- * Returns false when the segment must be dropped (table full, overflow
- * "drop"). Until the TCP proxy exists, tracked flows are bridged.
- */
-static bool
-track(struct ps_worker *w, const struct ps_pkt *p, uint8_t seg, char side)
-{
-	const struct ps_config *cfg = w->dp->cfg;
-	struct ps_flow_handle h;
-	struct ps_flow_key key;
-	struct ps_track *t;
-	uint32_t hash;
-	int err;
-
-	if (!ps_flow_key_from_pkt(p, seg, side, &key))
-		return true;
-	hash = ps_flow_key_hash(&key);
-	t = ps_flow_lookup(w->flows, &key, hash, &h);
-	if (t == NULL) {
-		/* Only a client's SYN opens a flow; anything else of an
-		 * unknown connection (started before us, or bypassed) is
-		 * bridged. */
-		if (side != 'a' ||
-		    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK | PS_TCP_RST)) != PS_TCP_SYN) {
-			w->stats.flow[PS_FLOW_MIDSTREAM_BYPASSED]++;
-			return true;
-		}
-		t = ps_flow_insert(w->flows, &key, hash, &h, &err);
-		if (t == NULL) {
-			if (cfg->overflow == PS_OVERFLOW_DROP) {
-				w->stats.flow[PS_FLOW_TABLE_FULL_DROPPED]++;
-				return false;
-			}
-			w->stats.flow[PS_FLOW_TABLE_FULL_BYPASSED]++;
-			return true;
-		}
-		t->self = h;
-		ps_timer_init(&t->idle);
-		ps_timer_arm(w->timers, &t->idle, w->now_us +
-			     (uint64_t)cfg->flow_idle_timeout_s * 1000000);
-		w->stats.flow[PS_FLOW_OPENED]++;
-	}
-	t->last_seen_us = w->now_us;
-	if (p->tcp_flags & PS_TCP_RST) {
-		track_free(w, t, PS_FLOW_RESET);
-		return true;
-	}
-	if (p->tcp_flags & PS_TCP_FIN) {
-		t->fin_seen |= side == 'a' ? 1 : 2;
-		if (t->fin_seen == 3)
-			track_free(w, t, PS_FLOW_CLOSED);
-	}
-	return true;
 }
 
 /* Segment index of a net port: the index of its side-a port. */
@@ -328,9 +241,14 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 				}
 			}
 		}
-		if (!track(w, &p, seg, in->cfg->side)) {
+		switch (ps_intercept_segment(w, m, frame, &p, idx, seg)) {
+		case PS_ICPT_CONSUMED:
+			return;
+		case PS_ICPT_DROP:
 			rte_pktmbuf_free(m);
 			return;
+		default:
+			break;
 		}
 	}
 	bridge_one(w, (uint16_t)in->bridge_to, m, frame, len, r, &p);
@@ -407,8 +325,7 @@ ps_worker_main(void *arg)
 		if (poll_inboxes(w, pkts, burst))
 			busy = true;
 		tx_flush_all(w);
-		ps_timer_advance(w->timers, w->now_us, PS_TIMER_BUDGET,
-				 on_idle_timer, w);
+		ps_intercept_timers(w);
 		w->stats.flows_active = ps_flow_count(w->flows);
 		w->stats.polls++;
 		if (busy)
@@ -439,6 +356,20 @@ ps_workers_create(struct ps_dp *dp)
 	for (p = 0; p < RTE_MAX_ETHPORTS; p++)
 		dp->port_index[p] = -1;
 
+	/* Proxied endpoints: MSS from the smallest net port MTU. */
+	ps_tcp_cfg_defaults(&dp->tcp_cfg);
+	{
+		unsigned int mtu = 65535;
+
+		for (p = 0; p < cfg->n_ports; p++)
+			if (cfg->ports[p].role == PS_ROLE_NET)
+				mtu = RTE_MIN(mtu, (unsigned int)cfg->ports[p].mtu);
+		dp->tcp_cfg.mss = (uint16_t)RTE_MAX(mtu, 576u) - 40;
+		dp->tcp_cfg.mss6 = (uint16_t)RTE_MAX(mtu, 1280u) - 60;
+	}
+	if (ps_tcp_cfg_check(&dp->tcp_cfg) < 0)
+		return -EINVAL;
+
 	dp->n_workers = cfg->n_workers;
 	for (i = 0; i < dp->n_workers; i++) {
 		unsigned int lcore = cfg->workers[i];
@@ -461,11 +392,8 @@ ps_workers_create(struct ps_dp *dp)
 		if (w->linear == NULL || w->fragbuf == NULL)
 			goto err;
 		/* Each worker owns max_flows / W flows (at least one). */
-		if (ps_flow_table_create(RTE_MAX(cfg->max_flows / dp->n_workers, 1u),
-					 sizeof(struct ps_track), &w->flows) < 0)
-			goto err;
-		/* 1 ms ticks, 4096 slots: one revolution every 4 s. */
-		if (ps_timer_wheel_create(1000, 4096, now_us, &w->timers) < 0)
+		w->now_us = now_us;
+		if (ps_intercept_init(w) < 0)
 			goto err;
 	}
 	/* One single-producer single-consumer ring per ordered worker pair. */
@@ -508,8 +436,7 @@ ps_workers_free(struct ps_dp *dp)
 				rte_pktmbuf_free(m);
 			rte_ring_free(w->inbox[j]);
 		}
-		ps_timer_wheel_free(w->timers);
-		ps_flow_table_free(w->flows);
+		ps_intercept_fini(w);
 		rte_free(w->linear);
 		rte_free(w->fragbuf);
 		rte_free(w);

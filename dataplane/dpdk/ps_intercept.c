@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Intercepted connections on their owning worker: the flow table, the
+ * per-flow TCP proxy (dataplane/flow/ps_proxy.c) and its timers.
+ *
+ * A client SYN to a selected server port opens a flow: the proxy opens the
+ * server side first and answers the client only when the server answers.
+ * Every later segment of the connection, from either side, goes to the
+ * proxy instead of the bridge. Segments of selected ports without a flow
+ * (connections older than the appliance, or bypassed when the table was
+ * full) are bridged.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+
+#include "ps_csum.h"
+#include "ps_dp.h"
+#include "ps_intercept.h"
+
+/* A flow: user data of the worker's flow table. */
+struct ps_flow_ctx {
+	struct ps_timer timer;		/* first member: timer -> flow */
+	struct ps_flow_handle self;
+	uint64_t last_seen_us;
+	uint16_t port[2];		/* ports[] index: [CLI] side a, [SRV] side b */
+	struct ps_proxy px;
+};
+
+static void
+emit(void *ctx, enum ps_proxy_side side, const uint8_t *frame, uint32_t len)
+{
+	struct ps_worker *w = ctx;
+	struct rte_mbuf *m;
+	char *dst;
+
+	m = rte_pktmbuf_alloc(w->pool);
+	if (unlikely(m == NULL)) {
+		w->stats.flow[PS_FLOW_PROXY_TX_NOMBUF]++;
+		return;		/* as a loss on the wire: TCP retransmits */
+	}
+	dst = len <= UINT16_MAX ? rte_pktmbuf_append(m, (uint16_t)len) : NULL;
+	if (unlikely(dst == NULL)) {
+		w->stats.flow[PS_FLOW_PROXY_TX_NOMBUF]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memcpy(dst, frame, len);
+	ps_worker_tx(w, w->cur_port[side], m);
+}
+
+int
+ps_intercept_init(struct ps_worker *w)
+{
+	const struct ps_config *cfg = w->dp->cfg;
+
+	if (ps_flow_table_create(RTE_MAX(cfg->max_flows / w->dp->n_workers, 1u),
+				 sizeof(struct ps_flow_ctx), &w->flows) < 0)
+		return -ENOMEM;
+	/* 1 ms ticks, 4096 slots: one revolution every 4 s. */
+	if (ps_timer_wheel_create(1000, 4096, w->now_us, &w->timers) < 0)
+		return -ENOMEM;
+	w->px_scratch = rte_malloc("ps_px_scratch", PS_PROXY_SCRATCH,
+				   RTE_CACHE_LINE_SIZE);
+	w->px_out = rte_malloc("ps_px_out", sizeof(*w->px_out), RTE_CACHE_LINE_SIZE);
+	if (w->px_scratch == NULL || w->px_out == NULL)
+		return -ENOMEM;
+	w->io.emit = emit;
+	w->io.ctx = w;
+	w->io.scratch = w->px_scratch;
+	w->io.out = w->px_out;
+	return 0;
+}
+
+void
+ps_intercept_fini(struct ps_worker *w)
+{
+	ps_timer_wheel_free(w->timers);
+	w->timers = NULL;
+	ps_flow_table_free(w->flows);
+	w->flows = NULL;
+	rte_free(w->px_scratch);
+	rte_free(w->px_out);
+}
+
+static void
+flow_free(struct ps_worker *w, struct ps_flow_ctx *f, enum ps_flow_event why)
+{
+	ps_timer_cancel(w->timers, &f->timer);
+	ps_proxy_free(&f->px);
+	(void)ps_flow_remove(w->flows, f->self);
+	w->stats.flow[why]++;
+}
+
+/* After any work on f: free it when done, else arm its next deadline. */
+static void
+flow_settle(struct ps_worker *w, struct ps_flow_ctx *f)
+{
+	uint64_t idle = (uint64_t)w->dp->cfg->flow_idle_timeout_s * 1000000;
+	uint64_t at = f->last_seen_us + idle;
+	uint64_t px_at;
+
+	if (ps_proxy_done(&f->px)) {
+		flow_free(w, f, (f->px.flags & PS_PROXY_F_RESET) ?
+			  PS_FLOW_RESET : PS_FLOW_CLOSED);
+		return;
+	}
+	px_at = ps_proxy_deadline(&f->px);
+	if (px_at < at)
+		at = px_at;
+	ps_timer_arm(w->timers, &f->timer, at);
+}
+
+static void
+on_timer(void *ctx, struct ps_timer *tm)
+{
+	struct ps_worker *w = ctx;
+	struct ps_flow_ctx *f = (struct ps_flow_ctx *)tm;
+	uint64_t idle = (uint64_t)w->dp->cfg->flow_idle_timeout_s * 1000000;
+
+	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
+	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+	if (w->now_us - f->last_seen_us >= idle) {
+		/* Idle for too long: reset both sides, forget the flow. */
+		ps_proxy_abort(&f->px, w->now_us, &w->io);
+		flow_free(w, f, PS_FLOW_IDLE_EXPIRED);
+		return;
+	}
+	ps_proxy_timer(&f->px, w->now_us, &w->io);
+	flow_settle(w, f);
+}
+
+void
+ps_intercept_timers(struct ps_worker *w)
+{
+	ps_timer_advance(w->timers, w->now_us, PS_TIMER_BUDGET, on_timer, w);
+}
+
+int
+ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
+		     const uint8_t *frame, const struct ps_pkt *p,
+		     unsigned int in_idx, uint8_t seg)
+{
+	const struct ps_dp_port *in = &w->dp->ports[in_idx];
+	const char side = in->cfg->side;
+	struct ps_flow_handle h;
+	struct ps_flow_key key;
+	struct ps_flow_ctx *f;
+	uint32_t hash;
+	int err, rc;
+
+	if (!ps_flow_key_from_pkt(p, seg, side, &key))
+		return PS_ICPT_BRIDGE;
+	hash = ps_flow_key_hash(&key);
+	f = ps_flow_lookup(w->flows, &key, hash, &h);
+	if (f == NULL) {
+		/* Only a client's SYN opens a flow. */
+		if (side != 'a' || (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK |
+		    PS_TCP_RST | PS_TCP_FIN)) != PS_TCP_SYN) {
+			w->stats.flow[PS_FLOW_MIDSTREAM_BYPASSED]++;
+			return PS_ICPT_BRIDGE;
+		}
+		if (!ps_pkt_l4_csum_ok(frame, p)) {
+			w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
+			return PS_ICPT_DROP;
+		}
+		f = ps_flow_insert(w->flows, &key, hash, &h, &err);
+		if (f == NULL) {
+			if (w->dp->cfg->overflow == PS_OVERFLOW_DROP) {
+				w->stats.flow[PS_FLOW_TABLE_FULL_DROPPED]++;
+				return PS_ICPT_DROP;
+			}
+			w->stats.flow[PS_FLOW_TABLE_FULL_BYPASSED]++;
+			return PS_ICPT_BRIDGE;
+		}
+		f->self = h;
+		f->port[PS_SIDE_CLI] = (uint16_t)in_idx;
+		f->port[PS_SIDE_SRV] = (uint16_t)in->bridge_to;
+		f->last_seen_us = w->now_us;
+		ps_timer_init(&f->timer);
+		w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
+		w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+		rc = ps_proxy_open(&f->px, &w->dp->tcp_cfg, &w->tcp_stats, p,
+				   (uint32_t)rte_rand(), (uint32_t)rte_rand(),
+				   w->now_us, &w->io);
+		if (rc < 0) {
+			ps_proxy_free(&f->px);
+			(void)ps_flow_remove(w->flows, h);
+			w->stats.flow[PS_FLOW_OPEN_FAILED]++;
+			return PS_ICPT_BRIDGE;
+		}
+		w->stats.flow[PS_FLOW_OPENED]++;
+		flow_settle(w, f);
+		rte_pktmbuf_free(m);
+		return PS_ICPT_CONSUMED;
+	}
+
+	/* A terminated connection: nothing of it is bridged any more. */
+	if (!ps_pkt_l4_csum_ok(frame, p)) {
+		w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
+		return PS_ICPT_DROP;
+	}
+	f->last_seen_us = w->now_us;
+	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
+	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+	if (ps_proxy_input(&f->px, side == 'a' ? PS_SIDE_CLI : PS_SIDE_SRV,
+			   frame, p, w->now_us, &w->io) != PS_TCP_DROP_NONE)
+		w->stats.flow[PS_FLOW_SEGMENT_REFUSED]++;
+	flow_settle(w, f);
+	rte_pktmbuf_free(m);
+	return PS_ICPT_CONSUMED;
+}
