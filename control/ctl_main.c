@@ -132,6 +132,8 @@ print_stats(json_t *r)
 	print_counters("parser verdicts (non-zero):", json_object_get(r, "parser"));
 	print_counters("bridge events (non-zero):", json_object_get(r, "bridge"));
 	print_counters("flows (non-zero):", json_object_get(r, "flows"));
+	print_counters("tcp endpoints of intercepted flows (non-zero):",
+		       json_object_get(r, "tcp"));
 }
 
 int

@@ -98,6 +98,13 @@ struct ps_config {
 	enum ps_overflow_action overflow;
 	unsigned int flow_idle_timeout_s;
 
+	/* TCP endpoints of intercepted flows */
+	unsigned int tcp_syn_retries;	/* SYN retransmissions towards the server */
+	unsigned int tcp_data_retries;	/* consecutive RTOs before a reset */
+	unsigned int tcp_snd_buf_kb;	/* per endpoint */
+	unsigned int tcp_rcv_buf_kb;	/* per endpoint, also the largest window */
+	unsigned int tcp_time_wait_ms;
+
 	/* control */
 	char socket_path[PS_SOCKET_PATH_MAX];
 

@@ -1316,6 +1316,36 @@ parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 			&cfg->flow_idle_timeout_s);
 }
 
+/* Settings of the TCP endpoints the appliance runs for intercepted flows. */
+static int
+parse_tcp(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"syn_retries", "data_retries", "snd_buf_kb", "rcv_buf_kb",
+		"time_wait_ms", NULL
+	};
+	struct ps_config *cfg = &c->cfg;
+	int rc;
+
+	rc = object_check(c, obj, path, keys, NULL);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "syn_retries", 0, 10, &cfg->tcp_syn_retries);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "data_retries", 1, 15, &cfg->tcp_data_retries);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "snd_buf_kb", 16, 16384, &cfg->tcp_snd_buf_kb);
+	if (rc < 0)
+		return rc;
+	rc = opt_uint(c, obj, path, "rcv_buf_kb", 16, 16384, &cfg->tcp_rcv_buf_kb);
+	if (rc < 0)
+		return rc;
+	return opt_uint(c, obj, path, "time_wait_ms", 0, 120000,
+			&cfg->tcp_time_wait_ms);
+}
+
 static int
 parse_control(struct conf_ctx *c, json_t *obj, const char *path)
 {
@@ -1377,6 +1407,7 @@ static const struct conf_section sections[] = {
 	{ "limits", false, parse_limits },
 	{ "bridge", false, parse_bridge },
 	{ "intercept", false, parse_intercept },
+	{ "tcp", false, parse_tcp },
 	{ "control", false, parse_control },
 	{ "log", false, parse_log },
 };
@@ -1432,6 +1463,11 @@ ps_config_defaults(struct ps_config *cfg)
 	cfg->malformed = PS_MALFORMED_FORWARD;
 	cfg->overflow = PS_OVERFLOW_BYPASS;
 	cfg->flow_idle_timeout_s = DEFAULT_FLOW_IDLE_TIMEOUT_S;
+	cfg->tcp_syn_retries = 5;
+	cfg->tcp_data_retries = 8;
+	cfg->tcp_snd_buf_kb = 256;
+	cfg->tcp_rcv_buf_kb = 256;
+	cfg->tcp_time_wait_ms = 2000;
 	memcpy(cfg->socket_path, DEFAULT_SOCKET, sizeof(DEFAULT_SOCKET));
 	cfg->log_level = PS_LOG_INFO;
 }

@@ -106,6 +106,7 @@ cmd_stats(struct ps_mgmt *m)
 	json_t *parser = json_object();
 	json_t *bridge = json_object();
 	json_t *flows = json_object();
+	json_t *tcp = json_object();
 	json_t *workers = json_array();
 	uint64_t active = 0;
 	unsigned int i, w, r;
@@ -178,9 +179,27 @@ cmd_stats(struct ps_mgmt *m)
 			"flows_active", (json_int_t)s->flows_active));
 	}
 	json_object_set_new(flows, "flows_active", json_integer((json_int_t)active));
-	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
+	for (r = 0; r < PS_TCP_CNT_MAX; r++) {
+		uint64_t v = 0;
+
+		for (w = 0; w < dp->n_workers; w++)
+			v += dp->workers[w]->tcp_stats.cnt[r];
+		json_object_set_new(tcp, ps_tcp_counter_name((enum ps_tcp_counter)r),
+				    json_integer((json_int_t)v));
+	}
+	for (r = 1; r < PS_TCP_DROP_MAX; r++) {
+		char name[64];
+		uint64_t v = 0;
+
+		for (w = 0; w < dp->n_workers; w++)
+			v += dp->workers[w]->tcp_stats.drop[r];
+		snprintf(name, sizeof(name), "drop_%s",
+			 ps_tcp_drop_name((enum ps_tcp_drop)r));
+		json_object_set_new(tcp, name, json_integer((json_int_t)v));
+	}
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
 			 "ports", ports, "parser", parser, "bridge", bridge,
-			 "flows", flows, "workers", workers);
+			 "flows", flows, "tcp", tcp, "workers", workers);
 }
 
 static json_t *

@@ -367,6 +367,15 @@ ps_workers_create(struct ps_dp *dp)
 		dp->tcp_cfg.mss = (uint16_t)RTE_MAX(mtu, 576u) - 40;
 		dp->tcp_cfg.mss6 = (uint16_t)RTE_MAX(mtu, 1280u) - 60;
 	}
+	dp->tcp_cfg.syn_retries = (uint8_t)cfg->tcp_syn_retries;
+	dp->tcp_cfg.data_retries = (uint8_t)cfg->tcp_data_retries;
+	dp->tcp_cfg.snd_buf = cfg->tcp_snd_buf_kb * 1024;
+	dp->tcp_cfg.rcv_buf = cfg->tcp_rcv_buf_kb * 1024;
+	dp->tcp_cfg.time_wait_us = cfg->tcp_time_wait_ms * 1000;
+	/* The whole receive buffer must be advertisable. */
+	while (dp->tcp_cfg.wscale < 14 &&
+	       (dp->tcp_cfg.rcv_buf >> dp->tcp_cfg.wscale) > 65535)
+		dp->tcp_cfg.wscale++;
 	if (ps_tcp_cfg_check(&dp->tcp_cfg) < 0)
 		return -EINVAL;
 

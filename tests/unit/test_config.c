@@ -92,6 +92,11 @@ test_defaults(void **state)
 	assert_int_equal(cfg.n_intercept_ports, 0);
 	assert_int_equal(cfg.overflow, PS_OVERFLOW_BYPASS);
 	assert_int_equal(cfg.flow_idle_timeout_s, 3600);
+	assert_int_equal(cfg.tcp_syn_retries, 5);
+	assert_int_equal(cfg.tcp_data_retries, 8);
+	assert_int_equal(cfg.tcp_snd_buf_kb, 256);
+	assert_int_equal(cfg.tcp_rcv_buf_kb, 256);
+	assert_int_equal(cfg.tcp_time_wait_ms, 2000);
 }
 
 /* The intercept selector: ports kept in order, overflow and idle timeout. */
@@ -112,6 +117,12 @@ test_intercept(void **state)
 	assert_int_equal(cfg.intercept_ports[3], 65535);
 	assert_int_equal(cfg.overflow, PS_OVERFLOW_DROP);
 	assert_int_equal(cfg.flow_idle_timeout_s, 86400);
+	if (parse(CFG(",'tcp':{'syn_retries':0,'data_retries':15,'snd_buf_kb':16,"
+		      "'rcv_buf_kb':16384,'time_wait_ms':0}"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.tcp_syn_retries, 0);
+	assert_int_equal(cfg.tcp_data_retries, 15);
+	assert_int_equal(cfg.tcp_rcv_buf_kb, 16384);
 	if (parse(CFG(",'intercept':{'tcp_ports':[]}"), &cfg, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
 	assert_int_equal(cfg.n_intercept_ports, 0);
@@ -375,7 +386,7 @@ static struct bad_case bad_cases[] = {
 
 	/* keys */
 	BAD("unknown_top_key", CFG(",'colour':'blue'"),
-	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, control, log)"),
+	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, tcp, control, log)"),
 	BAD("unknown_eal_key", CFG(",'eal':{'memory_mb':512,'colour':1}"),
 	    "t.json: eal.colour: unknown key (expected one of: memory_mb, hugepages, file_prefix, args)"),
 	BAD("unknown_port_key",
@@ -511,6 +522,12 @@ static struct bad_case bad_cases[] = {
 	    "t.json: intercept.idle_timeout_s: expected an integer 1..86400, found 0"),
 	BAD("intercept_unknown_key", CFG(",'intercept':{'ports':[443]}"),
 	    "t.json: intercept.ports: unknown key (expected one of: tcp_ports, overflow, idle_timeout_s)"),
+	BAD("tcp_syn_retries_big", CFG(",'tcp':{'syn_retries':11}"),
+	    "t.json: tcp.syn_retries: expected an integer 0..10, found 11"),
+	BAD("tcp_buf_small", CFG(",'tcp':{'rcv_buf_kb':8}"),
+	    "t.json: tcp.rcv_buf_kb: expected an integer 16..16384, found 8"),
+	BAD("tcp_unknown_key", CFG(",'tcp':{'mss':1460}"),
+	    "t.json: tcp.mss: unknown key (expected one of: syn_retries, data_retries, snd_buf_kb, rcv_buf_kb, time_wait_ms)"),
 	BAD("log_level_unknown", CFG(",'log':{'level':'INFO'}"),
 	    "t.json: log.level: expected one of \"err\", \"warning\", \"notice\", \"info\", \"debug\", found \"INFO\""),
 
