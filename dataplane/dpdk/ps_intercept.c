@@ -139,6 +139,59 @@ ps_intercept_timers(struct ps_worker *w)
 	ps_timer_advance(w->timers, w->now_us, PS_TIMER_BUDGET, on_timer, w);
 }
 
+static inline bool
+is_bare_syn(const struct ps_pkt *p)
+{
+	return (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK | PS_TCP_RST | PS_TCP_FIN)) ==
+	       PS_TCP_SYN;
+}
+
+/* A client's SYN without a flow: open one, or apply the overflow rule. */
+static int
+flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
+	  const struct ps_pkt *p, unsigned int in_idx,
+	  const struct ps_flow_key *key, uint32_t hash)
+{
+	const struct ps_dp_port *in = &w->dp->ports[in_idx];
+	struct ps_flow_handle h;
+	struct ps_flow_ctx *f;
+	int err, rc;
+
+	if (!ps_pkt_l4_csum_ok(frame, p)) {
+		w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
+		return PS_ICPT_DROP;
+	}
+	f = ps_flow_insert(w->flows, key, hash, &h, &err);
+	if (f == NULL) {
+		if (w->dp->cfg->overflow == PS_OVERFLOW_DROP) {
+			w->stats.flow[PS_FLOW_TABLE_FULL_DROPPED]++;
+			return PS_ICPT_DROP;
+		}
+		w->stats.flow[PS_FLOW_TABLE_FULL_BYPASSED]++;
+		return PS_ICPT_BRIDGE;
+	}
+	f->self = h;
+	f->port[PS_SIDE_CLI] = (uint16_t)in_idx;
+	f->port[PS_SIDE_SRV] = (uint16_t)in->bridge_to;
+	f->last_seen_us = w->now_us;
+	ps_timer_init(&f->timer);
+	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
+	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+	rc = ps_proxy_open(&f->px, &w->dp->tcp_cfg, &w->tcp_stats, p,
+			   (uint32_t)rte_rand(), (uint32_t)rte_rand(),
+			   w->now_us, &w->io);
+	if (rc < 0) {
+		ps_proxy_free(&f->px);
+		(void)ps_flow_remove(w->flows, h);
+		w->stats.flow[PS_FLOW_OPEN_FAILED]++;
+		return PS_ICPT_BRIDGE;
+	}
+	w->stats.flow[PS_FLOW_OPENED]++;
+	flow_settle(w, f);
+	rte_pktmbuf_free(m);
+	return PS_ICPT_CONSUMED;
+}
+
 int
 ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 		     const uint8_t *frame, const struct ps_pkt *p,
@@ -150,52 +203,29 @@ ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 	struct ps_flow_key key;
 	struct ps_flow_ctx *f;
 	uint32_t hash;
-	int err, rc;
 
 	if (!ps_flow_key_from_pkt(p, seg, side, &key))
 		return PS_ICPT_BRIDGE;
 	hash = ps_flow_key_hash(&key);
 	f = ps_flow_lookup(w->flows, &key, hash, &h);
+	if (f != NULL && side == 'a' && is_bare_syn(p) &&
+	    (ps_tcp_state(&f->px.cli) == PS_TCP_ST_CLOSED ||
+	     ps_tcp_state(&f->px.cli) == PS_TCP_ST_TIME_WAIT)) {
+		/* The client reuses the 4-tuple of a connection whose client
+		 * side is over (RFC 6191): the old flow gives way. */
+		w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
+		w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+		ps_proxy_abort(&f->px, w->now_us, &w->io);
+		flow_free(w, f, PS_FLOW_CLOSED);
+		f = NULL;
+	}
 	if (f == NULL) {
 		/* Only a client's SYN opens a flow. */
-		if (side != 'a' || (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK |
-		    PS_TCP_RST | PS_TCP_FIN)) != PS_TCP_SYN) {
+		if (side != 'a' || !is_bare_syn(p)) {
 			w->stats.flow[PS_FLOW_MIDSTREAM_BYPASSED]++;
 			return PS_ICPT_BRIDGE;
 		}
-		if (!ps_pkt_l4_csum_ok(frame, p)) {
-			w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
-			return PS_ICPT_DROP;
-		}
-		f = ps_flow_insert(w->flows, &key, hash, &h, &err);
-		if (f == NULL) {
-			if (w->dp->cfg->overflow == PS_OVERFLOW_DROP) {
-				w->stats.flow[PS_FLOW_TABLE_FULL_DROPPED]++;
-				return PS_ICPT_DROP;
-			}
-			w->stats.flow[PS_FLOW_TABLE_FULL_BYPASSED]++;
-			return PS_ICPT_BRIDGE;
-		}
-		f->self = h;
-		f->port[PS_SIDE_CLI] = (uint16_t)in_idx;
-		f->port[PS_SIDE_SRV] = (uint16_t)in->bridge_to;
-		f->last_seen_us = w->now_us;
-		ps_timer_init(&f->timer);
-		w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
-		w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
-		rc = ps_proxy_open(&f->px, &w->dp->tcp_cfg, &w->tcp_stats, p,
-				   (uint32_t)rte_rand(), (uint32_t)rte_rand(),
-				   w->now_us, &w->io);
-		if (rc < 0) {
-			ps_proxy_free(&f->px);
-			(void)ps_flow_remove(w->flows, h);
-			w->stats.flow[PS_FLOW_OPEN_FAILED]++;
-			return PS_ICPT_BRIDGE;
-		}
-		w->stats.flow[PS_FLOW_OPENED]++;
-		flow_settle(w, f);
-		rte_pktmbuf_free(m);
-		return PS_ICPT_CONSUMED;
+		return flow_open(w, m, frame, p, in_idx, &key, hash);
 	}
 
 	/* A terminated connection: nothing of it is bridged any more. */
