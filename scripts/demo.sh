@@ -4,9 +4,11 @@
 # s_server) through plainsight-dp, and the demo shows what crossed the data
 # plane and what its tool port saw.
 #
-# Today the data plane is a transparent bridge: TLS interception is not
-# built yet, so the exchange crosses unchanged and the tool port sees nothing.
-# The demo says so rather than pretending.
+# Today the appliance terminates the selected TCP connection (port 8443)
+# with its own TCP endpoints towards the client and the server and relays
+# the bytes between them; TLS interception on top of that is not built yet,
+# so the TLS crosses undecrypted and the tool port sees nothing. The demo
+# says so rather than pretending.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -49,6 +51,7 @@ cat >"$TMP/dp.json" <<EOJ
 		 "role": "net", "segment": "seg0", "side": "b"},
 		{"name": "tool0", "device": "net_af_packet2,iface=tool0", "role": "tool-oob"}
 	],
+	"intercept": {"tcp_ports": [8443]},
 	"control": {"socket": "$SOCK"}
 }
 EOJ
@@ -65,7 +68,8 @@ PIDS+=($!)
 
 say "tool port: tcpdump on the tool namespace"
 ip netns exec "$NS_TOOL" tcpdump -n -i eth0 -Q in -U -w "$TMP/tool.pcap" >"$TMP/tool.log" 2>&1 &
-PIDS+=($!)
+TOOL_PID=$!
+PIDS+=($TOOL_PID)
 
 say "data plane: plainsight-dp --config $TMP/dp.json"
 ip netns exec "$NS_DP" "$DP" --config "$TMP/dp.json" >"$TMP/dp.log" 2>&1 &
@@ -74,26 +78,38 @@ PIDS+=($DP_PID)
 for _ in $(seq 100); do "$CTL" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.1; done
 "$CTL" --socket "$SOCK" status
 
+ip netns exec "$NS_CLI" tcpdump -n -S -l -i eth0 -Q out -c 1 'tcp[tcpflags] & tcp-syn != 0' >"$TMP/syn-cli.txt" 2>/dev/null &
+PIDS+=($!)
+ip netns exec "$NS_SRV" tcpdump -n -S -l -i eth0 -Q in -c 1 'tcp[tcpflags] & tcp-syn != 0' >"$TMP/syn-srv.txt" 2>/dev/null &
+PIDS+=($!)
+sleep 1
+
 say "client: curl https://demo.plainsight.test:8443/index.html (resolved to $SRV4)"
 ip netns exec "$NS_CLI" curl -sS --max-time 10 --cacert "$TMP/srv.crt" \
 	--resolve demo.plainsight.test:8443:$SRV4 -v https://demo.plainsight.test:8443/index.html 2>&1 |
 	grep -E '^(\* (SSL connection|Server certificate|  subject)|< HTTP|hello)' || true
 
 sleep 1
+say "two TCP connections, not one: the SYN the client sent and the SYN the server got"
+echo "client sent:  $(grep -o 'Flags \[S\], seq [0-9]*' "$TMP/syn-cli.txt" || echo '?')"
+echo "server got:   $(grep -o 'Flags \[S\], seq [0-9]*' "$TMP/syn-srv.txt" || echo '?')  (the appliance's own SYN)"
+
 say "what crossed the data plane"
 "$CTL" --socket "$SOCK" stats
 
 say "what the tool port saw"
-kill -INT "${PIDS[1]}" 2>/dev/null; wait "${PIDS[1]}" 2>/dev/null || true
+kill -INT "$TOOL_PID" 2>/dev/null; wait "$TOOL_PID" 2>/dev/null || true
 n=$(python3 "$PS_ROOT/tests/e2e/frames.py" count "$TMP/tool.pcap" 2>/dev/null || echo 0)
 echo "$n frames on the tool port."
 cat <<'EOT'
 
-plainsight today: a transparent bump in the wire. The HTTPS exchange above
-crossed the appliance byte for byte; its TLS was NOT decrypted, so the tool
-port received nothing. TLS interception (terminating the client's TLS,
-re-originating it to the server, and feeding the plaintext to tool ports) is
-not built yet.
+plainsight today: a bump in the wire that terminates the selected TCP
+connections. The HTTPS exchange above ran over two TCP connections, client <->
+appliance and appliance <-> server, with the original addresses and ports
+on both; everything else crossed the bridge unchanged. Its TLS was NOT
+decrypted, so the tool port received nothing: TLS interception (terminating
+the client's TLS, re-originating it to the server, and feeding the plaintext
+to tool ports) is not built yet.
 EOT
 
 kill -TERM "$DP_PID"; wait "$DP_PID" || true

@@ -15,7 +15,12 @@
 # (tests/e2e/frames.py): kernels without 802.1Q support are common on the
 # virtual machines this runs on.
 #
-#   scripts/topo.sh up [PFX]      create (replacing a stale one)
+#   scripts/topo.sh up [PFX] [wan]  create (replacing a stale one); with
+#                                 "wan", a namespace PFX-wana between the
+#                                 client and net-a and PFX-wanb between net-b
+#                                 and the server, each holding a veth pair
+#                                 (c0/d0) for a fault-injecting bridge
+#                                 (tests/e2e/impair.py, nftables)
 #   scripts/topo.sh down [PFX]    delete everything it created
 #   scripts/topo.sh env [PFX]     print the names as shell variables
 # PFX defaults to "ps"; tests use their own so they never collide.
@@ -23,9 +28,10 @@ set -euo pipefail
 
 cmd=${1:-}
 P=${2:-${PS_TOPO:-ps}}
+WAN=${3:-}
 [[ $P =~ ^[a-z0-9]{1,8}$ ]] || { echo "topo: prefix must be 1-8 of [a-z0-9]" >&2; exit 2; }
 
-NS_CLI=$P-cli NS_SRV=$P-srv NS_TOOL=$P-tool NS_DP=$P-dp
+NS_CLI=$P-cli NS_SRV=$P-srv NS_TOOL=$P-tool NS_DP=$P-dp NS_WANA=$P-wana NS_WANB=$P-wanb
 CLI4=198.18.0.1 SRV4=198.18.0.2 CLI6=fd00:5053::1 SRV6=fd00:5053::2
 
 quiet_offloads() {	# ns ifname
@@ -53,7 +59,7 @@ link() {	# ns_a if_a ns_b if_b
 
 down() {
 	local ns
-	for ns in "$NS_CLI" "$NS_SRV" "$NS_TOOL" "$NS_DP"; do
+	for ns in "$NS_CLI" "$NS_SRV" "$NS_TOOL" "$NS_DP" "$NS_WANA" "$NS_WANB"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	ip link del "${P}tmp1" 2>/dev/null || true
@@ -66,8 +72,23 @@ up() {
 		ip netns add "$ns"
 		ip netns exec "$ns" ip link set lo up
 	done
-	link "$NS_CLI" eth0 "$NS_DP" net-a
-	link "$NS_SRV" eth0 "$NS_DP" net-b
+	if [ "$WAN" = wan ]; then
+		for ns in "$NS_WANA" "$NS_WANB"; do
+			ip netns add "$ns"
+			ip netns exec "$ns" ip link set lo up
+		done
+		link "$NS_CLI" eth0 "$NS_WANA" c0
+		link "$NS_WANA" d0 "$NS_DP" net-a
+		link "$NS_DP" net-b "$NS_WANB" d0
+		link "$NS_WANB" c0 "$NS_SRV" eth0
+		for ns in "$NS_WANA" "$NS_WANB"; do
+			no_ipv6 "$ns" c0
+			no_ipv6 "$ns" d0
+		done
+	else
+		link "$NS_CLI" eth0 "$NS_DP" net-a
+		link "$NS_SRV" eth0 "$NS_DP" net-b
+	fi
 	link "$NS_TOOL" eth0 "$NS_DP" tool0
 	for ifc in net-a net-b tool0; do no_ipv6 "$NS_DP" "$ifc"; done
 	no_ipv6 "$NS_TOOL" eth0
@@ -85,9 +106,9 @@ up) up ;;
 down) down ;;
 env)
 	cat <<EOV
-NS_CLI=$NS_CLI NS_SRV=$NS_SRV NS_TOOL=$NS_TOOL NS_DP=$NS_DP
+NS_CLI=$NS_CLI NS_SRV=$NS_SRV NS_TOOL=$NS_TOOL NS_DP=$NS_DP NS_WANA=$NS_WANA NS_WANB=$NS_WANB
 CLI4=$CLI4 SRV4=$SRV4 CLI6=$CLI6 SRV6=$SRV6
 EOV
 	;;
-*) echo "usage: $0 up|down|env [PREFIX]" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|env [PREFIX] [wan]" >&2; exit 2 ;;
 esac

@@ -93,3 +93,35 @@ ctl_json() { "$PS_CTL" --socket "$1" --json "$2"; }
 
 # jq-less field access: json_get FILE PYTHON-EXPR (r is the parsed JSON)
 json_get() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# make_bulk_files MB: $T_TMP/up.bin and $T_TMP/down.bin of random bytes.
+make_bulk_files() {
+	head -c $(($1 * 1024 * 1024)) /dev/urandom >"$T_TMP/up.bin"
+	head -c $(($1 * 1024 * 1024)) /dev/urandom >"$T_TMP/down.bin"
+	MB=$1
+}
+
+sha_of() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# bulk NAME: at once, up.bin client->server on port 5001 and down.bin
+# server->client on port 5002 (NS_CLI, NS_SRV, SRV4 from topo.sh env); one
+# check per direction compares sha256.
+bulk() {
+	local name=$1 up down c1 c2 t0 t1
+	rm -f "$T_TMP/up.out" "$T_TMP/down.out"
+	bg "$NS_SRV" "$T_TMP/sink.log" timeout 300 socat -u TCP-LISTEN:5001,bind=$SRV4,reuseaddr OPEN:"$T_TMP/up.out",creat,trunc
+	up=$T_LAST_PID
+	bg "$NS_SRV" "$T_TMP/source.log" timeout 300 socat -u OPEN:"$T_TMP/down.bin" TCP-LISTEN:5002,bind=$SRV4,reuseaddr
+	down=$T_LAST_PID
+	sleep 0.3
+	t0=$(date +%s.%N)
+	ip netns exec "$NS_CLI" timeout 300 socat -u OPEN:"$T_TMP/up.bin" TCP:$SRV4:5001 &
+	c1=$!
+	ip netns exec "$NS_CLI" timeout 300 socat -u TCP:$SRV4:5002 OPEN:"$T_TMP/down.out",creat,trunc &
+	c2=$!
+	wait $c1 $c2 "$up" "$down" 2>/dev/null
+	t1=$(date +%s.%N)
+	check "$name: $MB MB client->server, sha256 equal" test "$(sha_of "$T_TMP/up.bin")" = "$(sha_of "$T_TMP/up.out" 2>/dev/null)"
+	check "$name: $MB MB server->client, sha256 equal" test "$(sha_of "$T_TMP/down.bin")" = "$(sha_of "$T_TMP/down.out" 2>/dev/null)"
+	echo "# $name: $((2 * MB)) MB in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s"
+}

@@ -233,10 +233,12 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 						w->stats.flow[PS_FLOW_DISPATCHED_OUT]++;
 						return;
 					}
-					/* Never lose the packet: bridge it here. */
+					/* Dropped, not bridged: the connection may
+					 * be terminated by its owner, and a raw
+					 * segment must not reach the other side.
+					 * TCP retransmits it. */
 					w->stats.flow[PS_FLOW_DISPATCH_RING_FULL]++;
-					bridge_one(w, (uint16_t)in->bridge_to, m,
-						   frame, len, r, &p);
+					rte_pktmbuf_free(m);
 					return;
 				}
 			}

@@ -46,31 +46,7 @@ fi
 t_ok "plainsight-dp starts"
 
 MB=${PS_PROXY_MB:-200}
-head -c $((MB * 1024 * 1024)) /dev/urandom >"$T_TMP/up.bin"
-head -c $((MB * 1024 * 1024)) /dev/urandom >"$T_TMP/down.bin"
-sha() { sha256sum <"$1" | cut -d' ' -f1; }
-
-# bulk NAME: client->server on 5001 and server->client on 5002, at once.
-bulk() {
-	local name=$1 up down t0 t1
-	rm -f "$T_TMP/up.out" "$T_TMP/down.out"
-	bg "$NS_SRV" "$T_TMP/sink.log" timeout 300 socat -u TCP-LISTEN:5001,bind=$SRV4,reuseaddr OPEN:"$T_TMP/up.out",creat,trunc
-	up=$T_LAST_PID
-	bg "$NS_SRV" "$T_TMP/source.log" timeout 300 socat -u OPEN:"$T_TMP/down.bin" TCP-LISTEN:5002,bind=$SRV4,reuseaddr
-	down=$T_LAST_PID
-	sleep 0.3
-	t0=$(date +%s.%N)
-	in_cli timeout 300 socat -u OPEN:"$T_TMP/up.bin" TCP:$SRV4:5001 &
-	local c1=$!
-	in_cli timeout 300 socat -u TCP:$SRV4:5002 OPEN:"$T_TMP/down.out",creat,trunc &
-	local c2=$!
-	wait $c1 $c2 "$up" "$down" 2>/dev/null
-	t1=$(date +%s.%N)
-	check "$name: $MB MB client->server, sha256 equal" test "$(sha "$T_TMP/up.bin")" = "$(sha "$T_TMP/up.out")"
-	check "$name: $MB MB server->client, sha256 equal" test "$(sha "$T_TMP/down.bin")" = "$(sha "$T_TMP/down.out")"
-	echo "# $name: $((2 * MB)) MB in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s"
-}
-
+make_bulk_files "$MB"
 # Separate connections: the SYN the server sees is the appliance's, not
 # the client's (another ISN), and it left before the client was answered.
 bg "$NS_CLI" "$T_TMP/syn-cli.log" tcpdump -n -S -l -i eth0 -Q out -c 1 'tcp port 5001 and tcp[tcpflags] & tcp-syn != 0'
@@ -136,7 +112,7 @@ head -c $((10 * 1024 * 1024)) "$T_TMP/up.bin" >"$T_TMP/plain.bin"
 in_cli timeout 60 socat -u OPEN:"$T_TMP/plain.bin" TCP:$SRV4:7001
 wait "$P"
 check "unselected port: 10 MB bridged intact, no flow" \
-	sh -c "test '$(sha "$T_TMP/plain.bin")' = \"\$(sha256sum <'$T_TMP/plain.out' | cut -d' ' -f1)\" && test \"\$('$PS_CTL' --socket '$SOCK' --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"flows\"][\"flows_opened\"])')\" = '$before'"
+	sh -c "test '$(sha_of "$T_TMP/plain.bin")' = \"\$(sha256sum <'$T_TMP/plain.out' | cut -d' ' -f1)\" && test \"\$('$PS_CTL' --socket '$SOCK' --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"flows\"][\"flows_opened\"])')\" = '$before'"
 
 # 2% loss on every direction (ingress drop on both hosts and both data-plane
 # ports) and 2% duplication of what each host sends (egress dup).
@@ -158,8 +134,7 @@ EON
 then
 	t_ok "2% loss and duplication configured (nftables netdev)"
 	MB=${PS_PROXY_LOSSY_MB:-20}
-	head -c $((MB * 1024 * 1024)) /dev/urandom >"$T_TMP/up.bin"
-	head -c $((MB * 1024 * 1024)) /dev/urandom >"$T_TMP/down.bin"
+	make_bulk_files "$MB"
 	bulk "lossy path"
 	stats "r['tcp']" | sed 's/^/# tcp: /'
 	check "lossy path: the appliance retransmitted" \
