@@ -65,6 +65,7 @@ struct ps_worker {
 	uint8_t *px_scratch;
 	struct ps_tcp_out *px_out;
 	uint16_t cur_port[2];		/* egress of the flow being worked on */
+	struct rte_mbuf *px_pending;	/* frame being built by a proxy */
 	struct rte_ring *inbox[PS_WORKERS_MAX];	/* from worker i (SPSC) */
 	uint64_t now_us;
 	struct ps_worker_stats stats;

@@ -30,25 +30,37 @@ struct ps_flow_ctx {
 	struct ps_proxy px;
 };
 
-static void
-emit(void *ctx, enum ps_proxy_side side, const uint8_t *frame, uint32_t len)
+/* The proxy builds each frame straight into an mbuf (ps_proxy_io). */
+static uint8_t *
+frame_get(void *ctx, enum ps_proxy_side side, uint32_t *cap)
 {
 	struct ps_worker *w = ctx;
 	struct rte_mbuf *m;
-	char *dst;
 
+	(void)side;
 	m = rte_pktmbuf_alloc(w->pool);
 	if (unlikely(m == NULL)) {
 		w->stats.flow[PS_FLOW_PROXY_TX_NOMBUF]++;
-		return;		/* as a loss on the wire: TCP retransmits */
+		return NULL;	/* as a loss on the wire: TCP retransmits */
 	}
-	dst = len <= UINT16_MAX ? rte_pktmbuf_append(m, (uint16_t)len) : NULL;
-	if (unlikely(dst == NULL)) {
-		w->stats.flow[PS_FLOW_PROXY_TX_NOMBUF]++;
+	w->px_pending = m;
+	*cap = rte_pktmbuf_tailroom(m);
+	return rte_pktmbuf_mtod(m, uint8_t *);
+}
+
+static void
+frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
+{
+	struct ps_worker *w = ctx;
+	struct rte_mbuf *m = w->px_pending;
+
+	w->px_pending = NULL;
+	if (unlikely(m == NULL))
+		return;
+	if (unlikely(len == 0 || rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	memcpy(dst, frame, len);
 	ps_worker_tx(w, w->cur_port[side], m);
 }
 
@@ -68,7 +80,8 @@ ps_intercept_init(struct ps_worker *w)
 	w->px_out = rte_malloc("ps_px_out", sizeof(*w->px_out), RTE_CACHE_LINE_SIZE);
 	if (w->px_scratch == NULL || w->px_out == NULL)
 		return -ENOMEM;
-	w->io.emit = emit;
+	w->io.frame_get = frame_get;
+	w->io.frame_put = frame_put;
 	w->io.ctx = w;
 	w->io.scratch = w->px_scratch;
 	w->io.out = w->px_out;

@@ -36,18 +36,34 @@ flush(struct ps_proxy *px, enum ps_proxy_side side, uint64_t now,
 
 		for (i = 0; i < out->n_segs; i++) {
 			const struct ps_tcp_seg *seg = &out->segs[i];
-			int len;
+			uint32_t cap = PS_PROXY_SCRATCH / 2;
+			uint8_t *buf = frame;
+			int hdr, len;
 
-			if (seg->len > 0)
-				ps_tcp_copy_payload(ep, seg, payload);
 			spec->tcp = seg->tcp;
 			spec->tcp.sport = sport;
 			spec->tcp.dport = dport;
-			len = ps_build_tcp_frame(frame, PS_PROXY_SCRATCH / 2, spec,
-						 payload, seg->len);
-			if (len > 0)
-				io->emit(io->ctx, side, frame, (uint32_t)len);
 			spec->ip_id++;
+			if (io->frame_get != NULL) {
+				/* Build in place: the payload is copied once,
+				 * straight behind the headers. */
+				hdr = ps_build_tcp_hdr_len(spec);
+				buf = io->frame_get(io->ctx, side, &cap);
+				if (buf == NULL || hdr < 0 ||
+				    (uint32_t)hdr + seg->len > cap)
+					continue;
+				if (seg->len > 0)
+					ps_tcp_copy_payload(ep, seg, buf + hdr);
+				len = ps_build_tcp_frame(buf, cap, spec, buf + hdr,
+							 seg->len);
+				io->frame_put(io->ctx, side, len > 0 ? (uint32_t)len : 0);
+				continue;
+			}
+			if (seg->len > 0)
+				ps_tcp_copy_payload(ep, seg, payload);
+			len = ps_build_tcp_frame(buf, cap, spec, payload, seg->len);
+			if (len > 0)
+				io->emit(io->ctx, side, buf, (uint32_t)len);
 		}
 		*events |= out->events;
 		ps_tcp_out_reset(out);

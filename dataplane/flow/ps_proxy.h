@@ -37,7 +37,15 @@ enum ps_proxy_side {
 };
 
 struct ps_proxy_io {
-	/* Transmit one frame towards side; frame is valid during the call. */
+	/*
+	 * Zero-copy output, when frame_get is set: frame_get returns a buffer
+	 * of *cap bytes (set *cap) to build the next frame towards side in,
+	 * or NULL to skip it (as a loss: TCP retransmits); frame_put sends
+	 * the len bytes built there. Otherwise frames are built in scratch and
+	 * handed to emit, valid during the call.
+	 */
+	uint8_t *(*frame_get)(void *ctx, enum ps_proxy_side side, uint32_t *cap);
+	void (*frame_put)(void *ctx, enum ps_proxy_side side, uint32_t len);
 	void (*emit)(void *ctx, enum ps_proxy_side side, const uint8_t *frame,
 		     uint32_t len);
 	void *ctx;

@@ -288,8 +288,9 @@ ps_build_tcp_frame(uint8_t *buf, size_t cap, const struct ps_tcp_frame_spec *spe
 	seg_len = (uint32_t)l4_len + payload_len;
 	if (cap - l4_off < seg_len)
 		return -ENOSPC;
-	if (payload_len > 0)
-		memcpy(buf + l4_off + l4_len, payload, payload_len);
+	/* The payload may already be in place (see ps_build_tcp_hdr_len()). */
+	if (payload_len > 0 && payload != buf + l4_off + l4_len)
+		memmove(buf + l4_off + l4_len, payload, payload_len);
 
 	if (spec->l3 == PS_L3_IPV4) {
 		memset(&ip4, 0, sizeof(ip4));
@@ -316,4 +317,22 @@ ps_build_tcp_frame(uint8_t *buf, size_t cap, const struct ps_tcp_frame_spec *spe
 		return l3_len;
 	ps_put_be16(buf + l4_off + 16, ps_csum_fold(ps_csum_partial(buf + l4_off, seg_len, sum)));
 	return (int)(l4_off + seg_len);
+}
+
+int
+ps_build_tcp_hdr_len(const struct ps_tcp_frame_spec *spec)
+{
+	uint8_t opts[PS_TCP_HLEN_MAX];
+	int opt_len;
+
+	if (spec->l3 != PS_L3_IPV4 && spec->l3 != PS_L3_IPV6)
+		return -EINVAL;
+	if (spec->eth.n_vlans > PS_VLAN_MAX)
+		return -EINVAL;
+	opt_len = ps_build_tcp_options(opts, sizeof(opts), &spec->tcp);
+	if (opt_len < 0)
+		return opt_len;
+	return PS_ETH_HLEN + PS_VLAN_HLEN * spec->eth.n_vlans +
+	       (spec->l3 == PS_L3_IPV4 ? PS_IP4_HLEN : PS_IP6_HLEN) +
+	       PS_TCP_HLEN + opt_len;
 }

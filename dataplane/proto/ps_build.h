@@ -158,4 +158,13 @@ int
 ps_build_tcp_frame(uint8_t *buf, size_t cap, const struct ps_tcp_frame_spec *spec,
 		   const uint8_t *payload, uint32_t payload_len);
 
+/*
+ * Bytes of headers (Ethernet, tags, IP, TCP with options) that
+ * ps_build_tcp_frame() writes before the payload for spec. A caller may put
+ * the payload at that offset of its buffer first and pass that pointer as
+ * payload: it is then not copied again. Returns the length or -EINVAL.
+ */
+int
+ps_build_tcp_hdr_len(const struct ps_tcp_frame_spec *spec);
+
 #endif /* PS_BUILD_H */

@@ -64,6 +64,8 @@ struct net {
 	enum { SRV_LISTEN, SRV_REFUSE, SRV_SILENT } srv_mode;
 	unsigned int frames_to_srv, frames_to_cli, bad_frames;
 	unsigned int rst_to_cli;
+	uint8_t zc_buf[FRAME_MAX];	/* zero-copy output buffer */
+	bool zc_out;			/* a frame_get not yet put */
 };
 
 static const uint8_t CLI_MAC[6] = { 0x02, 0, 0, 0, 0, 0x01 };
@@ -115,6 +117,29 @@ px_emit(void *ctx, enum ps_proxy_side side, const uint8_t *frame, uint32_t len)
 		n->frames_to_cli++;
 		queue(n, TO_CLI, frame, len);
 	}
+}
+
+/* Zero-copy output: the proxy builds in zc_buf, then puts it. */
+static uint8_t *
+px_frame_get(void *ctx, enum ps_proxy_side side, uint32_t *cap)
+{
+	struct net *n = ctx;
+
+	(void)side;
+	assert_false(n->zc_out);
+	n->zc_out = true;
+	*cap = sizeof(n->zc_buf);
+	return n->zc_buf;
+}
+
+static void
+px_frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
+{
+	struct net *n = ctx;
+
+	assert_true(n->zc_out);
+	n->zc_out = false;
+	px_emit(n, side, n->zc_buf, len);
 }
 
 /* Send the segments of n->out made by host h as frames towards the proxy. */
@@ -255,7 +280,16 @@ deliver(struct net *n, struct frame *f)
 }
 
 static void
+net_init_zc(struct net *n, uint8_t l3, bool vlan, bool zero_copy);
+
+static void
 net_init(struct net *n, uint8_t l3, bool vlan)
+{
+	net_init_zc(n, l3, vlan, false);
+}
+
+static void
+net_init_zc(struct net *n, uint8_t l3, bool vlan, bool zero_copy)
 {
 	struct ps_tcp_frame_spec *c = &n->cli.tmpl, *s = &n->srv.tmpl;
 
@@ -271,6 +305,10 @@ net_init(struct net *n, uint8_t l3, bool vlan)
 	assert_non_null(n->q);
 	assert_non_null(n->scratch);
 	n->io.emit = px_emit;
+	if (zero_copy) {
+		n->io.frame_get = px_frame_get;
+		n->io.frame_put = px_frame_put;
+	}
 	n->io.ctx = n;
 	n->io.scratch = n->scratch;
 	n->io.out = &n->out;
@@ -424,11 +462,11 @@ test_handshake_order(void **state)
 }
 
 static void
-relay_both_ways(uint8_t l3, bool vlan, size_t up, size_t down)
+relay_both_ways(uint8_t l3, bool vlan, size_t up, size_t down, bool zero_copy)
 {
 	struct net n;
 
-	net_init(&n, l3, vlan);
+	net_init_zc(&n, l3, vlan, zero_copy);
 	n.cli.tx = pattern(up, 1);
 	n.cli.tx_len = up;
 	n.cli.close_when_sent = true;
@@ -456,14 +494,23 @@ static void
 test_relay_ipv4_vlan(void **state)
 {
 	(void)state;
-	relay_both_ways(PS_L3_IPV4, true, 1000000, 300000);
+	relay_both_ways(PS_L3_IPV4, true, 1000000, 300000, false);
+}
+
+/* The same with frames built in place (the data plane's way). */
+static void
+test_relay_zero_copy(void **state)
+{
+	(void)state;
+	relay_both_ways(PS_L3_IPV4, true, 1000000, 300000, true);
+	relay_both_ways(PS_L3_IPV6, false, 300000, 1000000, true);
 }
 
 static void
 test_relay_ipv6(void **state)
 {
 	(void)state;
-	relay_both_ways(PS_L3_IPV6, false, 200000, 700000);
+	relay_both_ways(PS_L3_IPV6, false, 200000, 700000, false);
 }
 
 static void
@@ -579,6 +626,44 @@ test_open_refuses_non_syn(void **state)
 	net_free(&n);
 }
 
+/* ps_build_tcp_hdr_len() says where ps_build_tcp_frame() puts the payload,
+ * and a payload already there is used in place. */
+static void
+test_hdr_len_in_place(void **state)
+{
+	struct ps_tcp_frame_spec spec;
+	uint8_t a[FRAME_MAX], b[FRAME_MAX], payload[100];
+	int hdr, la, lb;
+
+	(void)state;
+	memset(&spec, 0, sizeof(spec));
+	memset(payload, 0x5a, sizeof(payload));
+	spec.eth.n_vlans = 2;
+	spec.eth.vlan_tpid[0] = PS_ETH_P_8021AD;
+	spec.eth.vlan_tpid[1] = PS_ETH_P_8021Q;
+	spec.l3 = PS_L3_IPV4;
+	spec.ttl = 64;
+	spec.tcp.flags = PS_TCP_ACK;
+	spec.tcp.has_ts = true;
+	spec.tcp.n_sack = 2;
+	hdr = ps_build_tcp_hdr_len(&spec);
+	assert_int_equal(hdr, 14 + 8 + 20 + 20 + 12 + 20);	/* TS 12, 2 SACK 20 */
+	la = ps_build_tcp_frame(a, sizeof(a), &spec, payload, sizeof(payload));
+	assert_int_equal(la, hdr + (int)sizeof(payload));
+	memcpy(b + hdr, payload, sizeof(payload));
+	lb = ps_build_tcp_frame(b, sizeof(b), &spec, b + hdr, sizeof(payload));
+	assert_int_equal(lb, la);
+	assert_memory_equal(a, b, (size_t)la);
+
+	spec.eth.n_vlans = 0;
+	spec.l3 = PS_L3_IPV6;
+	spec.tcp.has_ts = false;
+	spec.tcp.n_sack = 0;
+	assert_int_equal(ps_build_tcp_hdr_len(&spec), 14 + 40 + 20);
+	spec.l3 = PS_L3_NONE;
+	assert_int_equal(ps_build_tcp_hdr_len(&spec), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -586,11 +671,13 @@ main(void)
 		cmocka_unit_test(test_handshake_order),
 		cmocka_unit_test(test_relay_ipv4_vlan),
 		cmocka_unit_test(test_relay_ipv6),
+		cmocka_unit_test(test_relay_zero_copy),
 		cmocka_unit_test(test_server_refuses),
 		cmocka_unit_test(test_server_silent),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_client_abort),
 		cmocka_unit_test(test_open_refuses_non_syn),
+		cmocka_unit_test(test_hdr_len_in_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
