@@ -34,7 +34,7 @@ cat >"$T_TMP/dp.json" <<EOF
 		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}
 	],
 	"limits": {"max_flows": 4096},
-	"intercept": {"tcp_ports": [5001, 5002, 5003, 5004, 5005, 5006, 5007]},
+	"intercept": {"tcp_ports": [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008]},
 	"tcp": {"syn_retries": 2},
 	"control": {"socket": "$SOCK"}
 }
@@ -62,6 +62,17 @@ check "terminated: the server's SYN carries the appliance's ISN ($s), not the cl
 	sh -c "test -n '$c' && test -n '$s' && test '$c' != '$s'"
 check "both bulk flows closed cleanly" \
 	wait_for 10 stats "'ok' if r['flows']['flows_closed'] >= 2 and r['flows']['flows_active'] == 0 else sys.exit(1)"
+
+# IPv6 through the proxy.
+before=$(flow flows_opened)
+bg "$NS_SRV" "$T_TMP/v6.log" timeout 60 socat -u TCP6-LISTEN:5008,bind=[$SRV6],reuseaddr OPEN:"$T_TMP/v6.out",creat,trunc
+V6=$T_LAST_PID
+sleep 0.3
+head -c $((20 * 1024 * 1024)) "$T_TMP/up.bin" >"$T_TMP/v6.bin"
+in_cli timeout 60 socat -u OPEN:"$T_TMP/v6.bin" TCP6:[$SRV6]:5008
+wait "$V6"
+check "IPv6: 20 MB through the proxy, sha256 equal" test "$(sha_of "$T_TMP/v6.bin")" = "$(sha_of "$T_TMP/v6.out")"
+check "IPv6: the connection was proxied" stats "'ok' if r['flows']['flows_opened'] == $before + 1 else sys.exit(1)"
 
 # Closed port: the server's RST reaches the client as a refusal.
 out=$(in_cli $KIT connect "$SRV4" 5003 10)
