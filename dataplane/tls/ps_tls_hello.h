@@ -137,7 +137,7 @@ struct ps_tls_client_hello {
 	const uint8_t *msg;		/* handshake message, 4-byte header included */
 	uint32_t msg_len;
 	uint32_t raw_len;		/* stream bytes of the records carrying it (reader only) */
-	uint16_t n_records;		/* records carrying it (reader only) */
+	uint32_t n_records;		/* records carrying it (reader only) */
 	uint16_t record_version;	/* of the first record (reader only) */
 	uint16_t legacy_version;	/* ClientHello.legacy_version / client_version */
 	uint8_t random[PS_TLS_RANDOM_LEN];
@@ -205,7 +205,7 @@ struct ps_tls_hello_reader {
 	uint32_t raw_cap;
 	uint32_t raw_len;		/* stream bytes consumed so far */
 	uint16_t rec_left;		/* payload bytes of the current record to come */
-	uint16_t n_records;
+	uint32_t n_records;
 	uint16_t record_version;
 	uint8_t head[PS_TLS_RECORD_HLEN + 1];	/* first bytes, for ps_tls_classify() */
 	uint8_t head_len;
@@ -251,7 +251,7 @@ ps_tls_hello_init(struct ps_tls_hello_reader *r, uint8_t *msg, size_t msg_cap,
  * verdict is not NEED_MORE it is final: later calls consume nothing and
  * return it again. The consumed bytes, from the first feed on, are the
  * hello's exact wire form (ps_tls_hello_raw()). Borrows data for the call
- * only. Lcore of the owner of r.
+ * only; consumed must not be NULL. Lcore of the owner of r.
  */
 enum ps_tls_verdict
 ps_tls_hello_feed(struct ps_tls_hello_reader *r, const uint8_t *data, size_t len,
