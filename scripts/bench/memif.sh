@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Benchmark without the kernel: plainsight-dp on two net_memif ports, fed by
+# ps-tgen (tests/bench/tgen.c), an in-process TCP source and sink built on
+# plainsight's own TCP library. The same traffic through the plain bridge
+# and through the TCP proxy, in one run, as ratios. Not a test.
+#
+#   scripts/bench/memif.sh [SECONDS]     (default 10 per measurement)
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+ps_install_deps
+ps_build "$PS_ROOT/build"
+B=$PS_ROOT/build
+SECS=${1:-10}
+TMP=$(mktemp -d /tmp/ps-memif.XXXXXX)
+DP_PID=
+cleanup() {
+	[ -n "$DP_PID" ] && { kill "$DP_PID" 2>/dev/null || true; wait "$DP_PID" 2>/dev/null || true; }
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+run_dp() {	# intercept ports as a JSON array
+	rm -f "$TMP"/*.sock
+	cat >"$TMP/dp.json" <<EOJ
+{
+	"lcores": {"main": 0, "workers": [1]},
+	"eal": {"memory_mb": 256, "hugepages": false, "file_prefix": "ps-memif-$$"},
+	"mempool": {"mbufs": 8191, "mbuf_data_size": 2176, "cache": 128},
+	"ports": [
+		{"name": "net-a", "role": "net", "segment": "s", "side": "a",
+		 "device": "net_memif0,role=server,socket=$TMP/a.sock"},
+		{"name": "net-b", "role": "net", "segment": "s", "side": "b",
+		 "device": "net_memif1,role=server,socket=$TMP/b.sock"}
+	],
+	"limits": {"max_flows": 262144},
+	"intercept": {"tcp_ports": $1},
+	"control": {"socket": "$TMP/dp.sock"}
+}
+EOJ
+	"$B/dataplane/dpdk/plainsight-dp" --config "$TMP/dp.json" >"$TMP/dp.log" 2>&1 &
+	DP_PID=$!
+	for _ in $(seq 100); do
+		"$B/control/plainsight-ctl" --socket "$TMP/dp.sock" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$TMP/dp.log"
+	exit 1
+}
+stop_dp() {
+	kill "$DP_PID"
+	wait "$DP_PID" || { echo "plainsight-dp exited abnormally:"; tail "$TMP/dp.log"; }
+	DP_PID=
+}
+tgen() {	# bulk|conns
+	"$B/tests/bench/ps-tgen" -l 0 --no-huge -m 256 --no-pci --file-prefix "ps-tgen-$$" \
+		--log-level=error \
+		--vdev "net_memif0,role=client,socket=$TMP/a.sock" \
+		--vdev "net_memif1,role=client,socket=$TMP/b.sock" -- "$1" "$SECS" 2>/dev/null | tail -1
+}
+
+run_dp '[]'
+b_gbps=$(tgen bulk)
+b_cps=$(tgen conns)
+stop_dp
+run_dp '[80]'
+p_gbps=$(tgen bulk)
+p_cps=$(tgen conns)
+opened=$("$B/control/plainsight-ctl" --socket "$TMP/dp.sock" --json stats |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["flows"]["flows_opened"])')
+stop_dp
+
+printf '%-34s %12s %12s %8s\n' "memif, 1 worker, $SECS s" bridge proxy ratio
+printf '%-34s %12s %12s %7.0f%%\n' "throughput (Gbit/s, 4 streams)" "$b_gbps" "$p_gbps" \
+	"$(python3 -c "print(100*$p_gbps/$b_gbps)")"
+printf '%-34s %12s %12s %7.0f%%\n' "new connections/s (32 in flight)" "$b_cps" "$p_cps" \
+	"$(python3 -c "print(100*$p_cps/$b_cps)")"
+echo "(proxied flows opened during the proxy run: $opened)"
