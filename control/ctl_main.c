@@ -82,7 +82,8 @@ print_status(json_t *r)
 		       str(p, "driver"), group, str(p, "side"), str(p, "peer"),
 		       num(p, "mtu"), num(p, "rx_queues"), num(p, "tx_queues"));
 	}
-	printf("\n%zu worker(s):", json_array_size(workers));
+	printf("\nflow dispatch: %s\n", str(r, "dispatch"));
+	printf("%zu worker(s):", json_array_size(workers));
 	json_array_foreach(workers, i, p)
 		printf(" lcore %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
 		       " rx queues)%s", num(p, "lcore"), num(p, "rx_queues"),

@@ -32,6 +32,7 @@ struct ps_dp_port {
 	int bridge_to;			/* index of the egress port, or -1 */
 	uint16_t n_rxq;
 	uint16_t n_txq;
+	bool rss;			/* symmetric RSS configured */
 	char driver[32];
 };
 
@@ -78,6 +79,7 @@ struct ps_dp {
 	int16_t port_index[RTE_MAX_ETHPORTS];	/* DPDK port id -> ports[] index */
 	uint8_t intercept[65536 / 8];	/* bitmap of selected TCP server ports */
 	uint64_t tsc_per_us;
+	bool rss_dispatch;		/* NICs already deliver flows to owners */
 	struct ps_tcp_cfg tcp_cfg;	/* every proxied endpoint's settings */
 	struct ps_worker *workers[PS_WORKERS_MAX];
 	unsigned int n_workers;

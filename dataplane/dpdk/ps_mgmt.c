@@ -53,6 +53,7 @@ cmd_status(struct ps_mgmt *m)
 	const struct ps_dp *dp = m->dp;
 	json_t *ports = json_array();
 	json_t *workers = json_array();
+	json_t *r;
 	unsigned int i;
 
 	for (i = 0; i < dp->n_ports; i++) {
@@ -68,6 +69,7 @@ cmd_status(struct ps_mgmt *m)
 			"tx_queues", (json_int_t)p->n_txq);
 
 		json_object_set_new(o, "link", json_string(link_state(p->port_id)));
+		json_object_set_new(o, "rss", json_boolean(p->rss));
 		if (p->cfg->side != 0) {
 			char side[2] = { p->cfg->side, '\0' };
 
@@ -86,7 +88,7 @@ cmd_status(struct ps_mgmt *m)
 			"lcore", (json_int_t)dp->workers[i]->lcore,
 			"rx_queues", (json_int_t)dp->workers[i]->n_rxq));
 
-	return json_pack("{s:b, s:s, s:i, s:I, s:s, s:s, s:o, s:o}",
+	r = json_pack("{s:b, s:s, s:i, s:I, s:s, s:s, s:o, s:o}",
 		"ok", 1,
 		"version", PS_VERSION,
 		"pid", (json_int_t)getpid(),
@@ -96,6 +98,9 @@ cmd_status(struct ps_mgmt *m)
 			"stopping" : "running",
 		"ports", ports,
 		"workers", workers);
+	json_object_set_new(r, "dispatch", json_string(dp->n_workers == 1 ?
+		"single worker" : dp->rss_dispatch ? "symmetric RSS" : "software"));
+	return r;
 }
 
 static json_t *

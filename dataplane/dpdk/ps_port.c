@@ -40,6 +40,40 @@ find_port_id(const struct ps_port_cfg *pc, uint16_t *port_id)
 	return -ENODEV;
 }
 
+/*
+ * Symmetric RSS key (the 0x6d5a pattern): Toeplitz gives the same hash for
+ * (src, dst) and (dst, src), so both directions of a flow land on the same
+ * queue index of every port configured alike.
+ */
+static uint8_t sym_rss_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+#define PS_RSS_HF	(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)
+
+/* Redirection table entry i -> queue i mod n, the same on every port. */
+static int
+reta_set(uint16_t port_id, uint16_t reta_size, uint16_t n_rxq)
+{
+	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 /
+					     RTE_ETH_RETA_GROUP_SIZE];
+	uint16_t i;
+
+	if (reta_size == 0 || reta_size > RTE_ETH_RSS_RETA_SIZE_512)
+		return -EINVAL;
+	memset(reta, 0, sizeof(reta));
+	for (i = 0; i < reta_size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |=
+			1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			(uint16_t)(i % n_rxq);
+	}
+	return rte_eth_dev_rss_reta_update(port_id, reta, reta_size);
+}
+
 static int
 port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 {
@@ -88,6 +122,16 @@ port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 	 * CRC or checksum rewriting; multi-segment only when the device can. */
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* Symmetric RSS where the device has it and there is more than one
+	 * queue to spread over. */
+	p->rss = p->n_rxq > 1 && (info.flow_type_rss_offloads & PS_RSS_HF) != 0 &&
+		 info.hash_key_size == sizeof(sym_rss_key);
+	if (p->rss) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = sym_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(sym_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & PS_RSS_HF;
+	}
 	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
 	if (rc < 0) {
 		snprintf(err, errlen, "port %s: configure failed: %s", pc->name,
@@ -132,6 +176,8 @@ port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 			 rte_strerror(-rc));
 		return rc;
 	}
+	if (p->rss && reta_set(p->port_id, info.reta_size, p->n_rxq) < 0)
+		p->rss = false;	/* cannot pin the table: not trusted */
 	return 0;
 }
 
@@ -176,6 +222,27 @@ ps_ports_start(struct ps_dp *dp, char *err, size_t errlen)
 	for (w = 0; w < dp->n_workers; w++)
 		if (dp->workers[w]->n_rxq == 0)
 			RTE_LOG(NOTICE, USER1, "worker %u polls no rx queue\n", w);
+
+	/*
+	 * Hardware dispatch only when every net port hashes symmetrically,
+	 * with the same driver, one queue per worker and the same table:
+	 * then both directions of a flow arrive on the same worker and no
+	 * software hand-over is needed. Otherwise the workers hand selected
+	 * segments to their owner (ps_worker.c).
+	 */
+	dp->rss_dispatch = dp->n_workers > 1;
+	for (i = 0; i < dp->n_ports; i++) {
+		const struct ps_dp_port *p = &dp->ports[i];
+
+		if (p->cfg->role != PS_ROLE_NET)
+			continue;
+		if (!p->rss || p->n_rxq != dp->n_workers ||
+		    strcmp(p->driver, dp->ports[p->cfg->peer].driver) != 0)
+			dp->rss_dispatch = false;
+	}
+	RTE_LOG(NOTICE, USER1, "flow dispatch: %s\n",
+		dp->n_workers == 1 ? "single worker" :
+		dp->rss_dispatch ? "symmetric RSS" : "software");
 	return 0;
 }
 

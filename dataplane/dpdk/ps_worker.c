@@ -219,7 +219,7 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 	if (r == PS_PKT_OK && selected(dp, &p, in->cfg->side)) {
 		uint8_t seg = segment_of(in, idx);
 
-		if (!from_inbox && dp->n_workers > 1) {
+		if (!from_inbox && dp->n_workers > 1 && !dp->rss_dispatch) {
 			struct ps_flow_key key;
 			unsigned int owner;
 

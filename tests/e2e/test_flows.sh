@@ -66,8 +66,8 @@ if ! start_dp "$NS_DP" "$T_TMP/bypass.json" "$SOCK"; then
 	exit 1
 fi
 t_ok "plainsight-dp starts with two workers"
-check "two workers, two rx queues per net port" \
-	sh -c "'$PS_CTL' --socket '$SOCK' --json status | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(not (len(r[\"workers\"]) == 2 and r[\"ports\"][0][\"rx_queues\"] == 2))'"
+check "two workers, two rx queues per net port, software dispatch (af_packet has no RSS)" \
+	sh -c "'$PS_CTL' --socket '$SOCK' --json status | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(not (len(r[\"workers\"]) == 2 and r[\"ports\"][0][\"rx_queues\"] == 2 and r[\"dispatch\"] == \"software\" and not r[\"ports\"][0][\"rss\"]))'"
 
 # Bulk data through a tracked, dispatched flow.
 head -c $((50 * 1024 * 1024)) /dev/urandom >"$T_TMP/big.bin"
