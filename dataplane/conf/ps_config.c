@@ -17,6 +17,7 @@
 #endif
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1225,29 +1226,48 @@ parse_ports(struct conf_ctx *c, json_t *v, const char *path)
 
 /* ---- limits, bridge, control, log ---- */
 
+/* A section made only of bounded integers, described by a table. */
+struct uint_field {
+	const char *key;
+	unsigned int lo, hi;
+	size_t off;			/* of the unsigned int in struct ps_config */
+};
+
+#define UINT_FIELDS_MAX	8
+
+static int
+parse_uint_fields(struct conf_ctx *c, json_t *obj, const char *path,
+		  const struct uint_field *fields, size_t n)
+{
+	const char *keys[UINT_FIELDS_MAX + 1];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n && i < UINT_FIELDS_MAX; i++)
+		keys[i] = fields[i].key;
+	keys[i] = NULL;
+	rc = object_check(c, obj, path, keys, NULL);
+	for (i = 0; rc == 0 && i < n && i < UINT_FIELDS_MAX; i++)
+		rc = opt_uint(c, obj, path, fields[i].key, fields[i].lo,
+			      fields[i].hi,
+			      (unsigned int *)((char *)&c->cfg + fields[i].off));
+	return rc;
+}
+
+#define UINT_FIELD(key, lo, hi, member) \
+	{ key, lo, hi, offsetof(struct ps_config, member) }
+
 static int
 parse_limits(struct conf_ctx *c, json_t *obj, const char *path)
 {
-	static const char *const keys[] = {
-		"rx_desc", "tx_desc", "burst", "max_flows", NULL
+	static const struct uint_field fields[] = {
+		UINT_FIELD("rx_desc", 64, 16384, rx_desc),
+		UINT_FIELD("tx_desc", 64, 16384, tx_desc),
+		UINT_FIELD("burst", 1, 256, burst),
+		UINT_FIELD("max_flows", 1, 16777216, max_flows),
 	};
-	struct ps_config *cfg = &c->cfg;
-	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "rx_desc", 64, 16384, &cfg->rx_desc);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "tx_desc", 64, 16384, &cfg->tx_desc);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "burst", 1, 256, &cfg->burst);
-	if (rc < 0)
-		return rc;
-	return opt_uint(c, obj, path, "max_flows", 1, 16777216,
-			&cfg->max_flows);
+	return parse_uint_fields(c, obj, path, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
 static int
@@ -1320,30 +1340,15 @@ parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 static int
 parse_tcp(struct conf_ctx *c, json_t *obj, const char *path)
 {
-	static const char *const keys[] = {
-		"syn_retries", "data_retries", "snd_buf_kb", "rcv_buf_kb",
-		"time_wait_ms", NULL
+	static const struct uint_field fields[] = {
+		UINT_FIELD("syn_retries", 0, 10, tcp_syn_retries),
+		UINT_FIELD("data_retries", 1, 15, tcp_data_retries),
+		UINT_FIELD("snd_buf_kb", 16, 16384, tcp_snd_buf_kb),
+		UINT_FIELD("rcv_buf_kb", 16, 16384, tcp_rcv_buf_kb),
+		UINT_FIELD("time_wait_ms", 0, 120000, tcp_time_wait_ms),
 	};
-	struct ps_config *cfg = &c->cfg;
-	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "syn_retries", 0, 10, &cfg->tcp_syn_retries);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "data_retries", 1, 15, &cfg->tcp_data_retries);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "snd_buf_kb", 16, 16384, &cfg->tcp_snd_buf_kb);
-	if (rc < 0)
-		return rc;
-	rc = opt_uint(c, obj, path, "rcv_buf_kb", 16, 16384, &cfg->tcp_rcv_buf_kb);
-	if (rc < 0)
-		return rc;
-	return opt_uint(c, obj, path, "time_wait_ms", 0, 120000,
-			&cfg->tcp_time_wait_ms);
+	return parse_uint_fields(c, obj, path, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
 static int
