@@ -14,7 +14,6 @@ set -euo pipefail
 
 ps_install_deps
 ps_build "$PS_ROOT/build"
-DP=$PS_ROOT/build/dataplane/dpdk/plainsight-dp
 CTL=$PS_ROOT/build/control/plainsight-ctl
 P=demo
 TMP=$(mktemp -d /tmp/ps-demo.XXXXXX)
@@ -23,6 +22,7 @@ PIDS=()
 
 cleanup() {
 	local pid
+	ps_dp_stop "$TMP/dp.log"
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -72,10 +72,7 @@ TOOL_PID=$!
 PIDS+=($TOOL_PID)
 
 say "data plane: plainsight-dp --config $TMP/dp.json"
-ip netns exec "$NS_DP" "$DP" --config "$TMP/dp.json" >"$TMP/dp.log" 2>&1 &
-DP_PID=$!
-PIDS+=($DP_PID)
-for _ in $(seq 100); do "$CTL" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.1; done
+ps_dp_start "$NS_DP" "$TMP/dp.json" "$SOCK" "$TMP/dp.log"
 "$CTL" --socket "$SOCK" status
 
 ip netns exec "$NS_CLI" tcpdump -n -S -l -i eth0 -Q out -c 1 'tcp[tcpflags] & tcp-syn != 0' >"$TMP/syn-cli.txt" 2>/dev/null &
@@ -112,5 +109,5 @@ the client's TLS, re-originating it to the server, and feeding the plaintext
 to tool ports) is not built yet.
 EOT
 
-kill -TERM "$DP_PID"; wait "$DP_PID" || true
+ps_dp_stop "$TMP/dp.log"
 say "plainsight-dp stopped"

@@ -48,3 +48,33 @@ ps_build() {
 		ps_die "build in $dir failed"
 	}
 }
+
+# ps_dp_start NETNS CONFIG SOCKET LOG: start plainsight-dp of build/ (in
+# NETNS, or "" for none), wait up to 10 s for its control socket; sets
+# PS_DP_PID. On failure prints the log and exits.
+ps_dp_start() {
+	local ns=$1 cfg=$2 sock=$3 log=$4 i
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$PS_ROOT/build/dataplane/dpdk/plainsight-dp" --config "$cfg" >"$log" 2>&1 &
+	else
+		"$PS_ROOT/build/dataplane/dpdk/plainsight-dp" --config "$cfg" >"$log" 2>&1 &
+	fi
+	PS_DP_PID=$!
+	for i in $(seq 100); do
+		"$PS_ROOT/build/control/plainsight-ctl" --socket "$sock" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$log" >&2
+	ps_die "plainsight-dp did not start"
+}
+
+# ps_dp_stop LOG: SIGTERM PS_DP_PID and wait; an abnormal exit is reported.
+ps_dp_stop() {
+	[ -n "${PS_DP_PID:-}" ] || return 0
+	kill "$PS_DP_PID" 2>/dev/null || true
+	if ! wait "$PS_DP_PID"; then
+		ps_log "plainsight-dp exited abnormally:"
+		tail -5 "$1" >&2
+	fi
+	PS_DP_PID=
+}

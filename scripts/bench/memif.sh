@@ -12,9 +12,8 @@ ps_build "$PS_ROOT/build"
 B=$PS_ROOT/build
 SECS=${1:-10}
 TMP=$(mktemp -d /tmp/ps-memif.XXXXXX)
-DP_PID=
 cleanup() {
-	[ -n "$DP_PID" ] && { kill "$DP_PID" 2>/dev/null || true; wait "$DP_PID" 2>/dev/null || true; }
+	ps_dp_stop "$TMP/dp.log"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -37,20 +36,9 @@ run_dp() {	# intercept ports as a JSON array
 	"control": {"socket": "$TMP/dp.sock"}
 }
 EOJ
-	"$B/dataplane/dpdk/plainsight-dp" --config "$TMP/dp.json" >"$TMP/dp.log" 2>&1 &
-	DP_PID=$!
-	for _ in $(seq 100); do
-		"$B/control/plainsight-ctl" --socket "$TMP/dp.sock" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	cat "$TMP/dp.log"
-	exit 1
+	ps_dp_start "" "$TMP/dp.json" "$TMP/dp.sock" "$TMP/dp.log"
 }
-stop_dp() {
-	kill "$DP_PID"
-	wait "$DP_PID" || { echo "plainsight-dp exited abnormally:"; tail "$TMP/dp.log"; }
-	DP_PID=
-}
+stop_dp() { ps_dp_stop "$TMP/dp.log"; }
 tgen() {	# bulk|conns
 	"$B/tests/bench/ps-tgen" -l 0 --no-huge -m 256 --no-pci --file-prefix "ps-tgen-$$" \
 		--log-level=error \

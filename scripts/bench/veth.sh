@@ -13,16 +13,15 @@ set -euo pipefail
 PS_PACKAGES+=(iperf3)
 ps_install_deps
 ps_build "$PS_ROOT/build"
-DP=$PS_ROOT/build/dataplane/dpdk/plainsight-dp
 CTL=$PS_ROOT/build/control/plainsight-ctl
 SECS=${1:-10}
 P=bench$(($$ % 1000))
 TMP=$(mktemp -d /tmp/ps-bench.XXXXXX)
 PIDS=()
-DP_PID=
 cleanup() {
 	local p
-	for p in "${PIDS[@]}" $DP_PID; do
+	ps_dp_stop "$TMP/dp.log"
+	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
@@ -53,20 +52,9 @@ run_dp() {	# intercept ports as a JSON array
 	"control": {"socket": "$TMP/dp.sock"}
 }
 EOJ
-	ip netns exec "$NS_DP" "$DP" --config "$TMP/dp.json" >"$TMP/dp.log" 2>&1 &
-	DP_PID=$!
-	for _ in $(seq 100); do
-		"$CTL" --socket "$TMP/dp.sock" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	cat "$TMP/dp.log"
-	exit 1
+	ps_dp_start "$NS_DP" "$TMP/dp.json" "$TMP/dp.sock" "$TMP/dp.log"
 }
-stop_dp() {
-	kill "$DP_PID"
-	wait "$DP_PID" || true
-	DP_PID=
-}
+stop_dp() { ps_dp_stop "$TMP/dp.log"; }
 
 ip netns exec "$NS_SRV" iperf3 -s -B "$SRV4" >/dev/null 2>&1 &
 PIDS+=($!)
