@@ -64,6 +64,7 @@
 #include "ps_pkt.h"
 #include "ps_proxy.h"
 #include "ps_tcp.h"
+#include "fuzz_reader.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -95,39 +96,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t CLI_MAC[PS_ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t SRV_MAC[PS_ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x02 };
-
-struct reader {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t
-rd8(struct reader *r)
-{
-	uint8_t v;
-
-	if (r->n == 0)
-		return 0;
-	v = *r->p++;
-	r->n--;
-	return v;
-}
-
-static uint16_t
-rd16(struct reader *r)
-{
-	uint16_t hi = rd8(r);
-
-	return (uint16_t)(hi << 8 | rd8(r));
-}
-
-static uint32_t
-rd32(struct reader *r)
-{
-	uint32_t hi = rd16(r);
-
-	return hi << 16 | rd16(r);
-}
 
 struct fz {
 	struct ps_tcp_cfg cfg;

@@ -18,6 +18,7 @@
 
 #include "ps_build.h"
 #include "ps_tcp.h"
+#include "fuzz_reader.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,35 +28,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SLEQ(a, b)	((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
 
 #define SHADOW_MAX	(1u << 20)	/* bytes of the written stream remembered */
-
-struct reader {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t
-rd8(struct reader *r)
-{
-	uint8_t v;
-
-	if (r->n == 0)
-		return 0;
-	v = *r->p++;
-	r->n--;
-	return v;
-}
-
-static uint16_t
-rd16(struct reader *r)
-{
-	return (uint16_t)(rd8(r) << 8 | rd8(r));
-}
-
-static uint32_t
-rd32(struct reader *r)
-{
-	return (uint32_t)rd16(r) << 16 | rd16(r);
-}
 
 struct fz {
 	struct ps_tcp_cfg cfg;
