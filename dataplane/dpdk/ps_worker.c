@@ -414,7 +414,9 @@ ps_workers_create(struct ps_dp *dp)
 
 			if (i == j)
 				continue;
-			snprintf(name, sizeof(name), "ps_dispatch_%u_%u", j, i);
+			/* i, j < PS_WORKERS_MAX (16): two digits each */
+			snprintf(name, sizeof(name), "ps_dsp_%02u_%02u",
+				 (uint8_t)j, (uint8_t)i);
 			dp->workers[i]->inbox[j] = rte_ring_create(name, 1024,
 				(int)rte_lcore_to_socket_id(dp->workers[i]->lcore),
 				RING_F_SP_ENQ | RING_F_SC_DEQ);
