@@ -30,6 +30,14 @@ struct ps_flow_ctx {
 	struct ps_proxy px;
 };
 
+/* Frames the proxy emits next belong to flow f: send them on its ports. */
+static inline void
+use_ports(struct ps_worker *w, const struct ps_flow_ctx *f)
+{
+	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
+	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+}
+
 /* The proxy builds each frame straight into an mbuf (ps_proxy_io). */
 static uint8_t *
 frame_get(void *ctx, enum ps_proxy_side side, uint32_t *cap)
@@ -134,8 +142,7 @@ on_timer(void *ctx, struct ps_timer *tm)
 	struct ps_flow_ctx *f = (struct ps_flow_ctx *)tm;
 	uint64_t idle = (uint64_t)w->dp->cfg->flow_idle_timeout_s * 1000000;
 
-	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
-	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+	use_ports(w, f);
 	if (w->now_us - f->last_seen_us >= idle) {
 		/* Idle for too long: reset both sides, forget the flow. */
 		ps_proxy_abort(&f->px, w->now_us, &w->io);
@@ -188,8 +195,7 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 	f->port[PS_SIDE_SRV] = (uint16_t)in->bridge_to;
 	f->last_seen_us = w->now_us;
 	ps_timer_init(&f->timer);
-	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
-	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+	use_ports(w, f);
 	rc = ps_proxy_open(&f->px, &w->dp->tcp_cfg, &w->tcp_stats, p,
 			   (uint32_t)rte_rand(), (uint32_t)rte_rand(),
 			   w->now_us, &w->io);
@@ -208,26 +214,20 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 int
 ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 		     const uint8_t *frame, const struct ps_pkt *p,
-		     unsigned int in_idx, uint8_t seg)
+		     unsigned int in_idx, const struct ps_flow_key *key,
+		     uint32_t hash)
 {
-	const struct ps_dp_port *in = &w->dp->ports[in_idx];
-	const char side = in->cfg->side;
+	const char side = w->dp->ports[in_idx].cfg->side;
 	struct ps_flow_handle h;
-	struct ps_flow_key key;
 	struct ps_flow_ctx *f;
-	uint32_t hash;
 
-	if (!ps_flow_key_from_pkt(p, seg, side, &key))
-		return PS_ICPT_BRIDGE;
-	hash = ps_flow_key_hash(&key);
-	f = ps_flow_lookup(w->flows, &key, hash, &h);
+	f = ps_flow_lookup(w->flows, key, hash, &h);
 	if (f != NULL && side == 'a' && is_bare_syn(p) &&
 	    (ps_tcp_state(&f->px.cli) == PS_TCP_ST_CLOSED ||
 	     ps_tcp_state(&f->px.cli) == PS_TCP_ST_TIME_WAIT)) {
 		/* The client reuses the 4-tuple of a connection whose client
 		 * side is over (RFC 6191): the old flow gives way. */
-		w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
-		w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+		use_ports(w, f);
 		ps_proxy_abort(&f->px, w->now_us, &w->io);
 		flow_free(w, f, PS_FLOW_CLOSED);
 		f = NULL;
@@ -238,7 +238,7 @@ ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 			w->stats.flow[PS_FLOW_MIDSTREAM_BYPASSED]++;
 			return PS_ICPT_BRIDGE;
 		}
-		return flow_open(w, m, frame, p, in_idx, &key, hash);
+		return flow_open(w, m, frame, p, in_idx, key, hash);
 	}
 
 	/* A terminated connection: nothing of it is bridged any more. */
@@ -247,8 +247,7 @@ ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 		return PS_ICPT_DROP;
 	}
 	f->last_seen_us = w->now_us;
-	w->cur_port[PS_SIDE_CLI] = f->port[PS_SIDE_CLI];
-	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
+	use_ports(w, f);
 	if (ps_proxy_input(&f->px, side == 'a' ? PS_SIDE_CLI : PS_SIDE_SRV,
 			   frame, p, w->now_us, &w->io) != PS_TCP_DROP_NONE)
 		w->stats.flow[PS_FLOW_SEGMENT_REFUSED]++;

@@ -8,6 +8,7 @@
 
 #include <rte_mbuf.h>
 
+#include "ps_flow_table.h"
 #include "ps_pkt.h"
 
 struct ps_worker;
@@ -29,12 +30,14 @@ void ps_intercept_fini(struct ps_worker *w);
 
 /*
  * A selected TCP segment (frame parsed as p, checked OK) that entered on net
- * port in_idx of segment seg, on the worker that owns its flow. Returns
- * PS_ICPT_*; with PS_ICPT_CONSUMED the mbuf is gone.
+ * port in_idx, on the worker that owns its flow; key and hash are its flow
+ * key (ps_flow_key_from_pkt) and ps_flow_key_hash(key). Returns PS_ICPT_*;
+ * with PS_ICPT_CONSUMED the mbuf is gone.
  */
 int ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 			 const uint8_t *frame, const struct ps_pkt *p,
-			 unsigned int in_idx, uint8_t seg);
+			 unsigned int in_idx, const struct ps_flow_key *key,
+			 uint32_t hash);
 
 /* Run the flow timers due at w->now_us. */
 void ps_intercept_timers(struct ps_worker *w);

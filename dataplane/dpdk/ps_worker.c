@@ -217,33 +217,34 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 	if (!from_inbox)
 		w->stats.pkt_reason[r]++;
 	if (r == PS_PKT_OK && selected(dp, &p, in->cfg->side)) {
-		uint8_t seg = segment_of(in, idx);
+		struct ps_flow_key key;
+		uint32_t hash;
 
+		/* The key and its hash serve both the owner's choice and the
+		 * flow lookup: computed once. */
+		if (!ps_flow_key_from_pkt(&p, segment_of(in, idx), in->cfg->side, &key))
+			goto bridge;
+		hash = ps_flow_key_hash(&key);
 		if (!from_inbox && dp->n_workers > 1 && !dp->rss_dispatch) {
-			struct ps_flow_key key;
-			unsigned int owner;
+			unsigned int owner = hash % dp->n_workers;
 
-			if (ps_flow_key_from_pkt(&p, seg, in->cfg->side, &key)) {
-				owner = ps_flow_key_hash(&key) % dp->n_workers;
-				if (owner != w->id) {
-					struct rte_ring *ring =
-						dp->workers[owner]->inbox[w->id];
+			if (owner != w->id) {
+				struct rte_ring *ring = dp->workers[owner]->inbox[w->id];
 
-					if (rte_ring_sp_enqueue(ring, m) == 0) {
-						w->stats.flow[PS_FLOW_DISPATCHED_OUT]++;
-						return;
-					}
-					/* Dropped, not bridged: the connection may
-					 * be terminated by its owner, and a raw
-					 * segment must not reach the other side.
-					 * TCP retransmits it. */
-					w->stats.flow[PS_FLOW_DISPATCH_RING_FULL]++;
-					rte_pktmbuf_free(m);
+				if (rte_ring_sp_enqueue(ring, m) == 0) {
+					w->stats.flow[PS_FLOW_DISPATCHED_OUT]++;
 					return;
 				}
+				/* Dropped, not bridged: the connection may be
+				 * terminated by its owner, and a raw segment
+				 * must not reach the other side. TCP
+				 * retransmits it. */
+				w->stats.flow[PS_FLOW_DISPATCH_RING_FULL]++;
+				rte_pktmbuf_free(m);
+				return;
 			}
 		}
-		switch (ps_intercept_segment(w, m, frame, &p, idx, seg)) {
+		switch (ps_intercept_segment(w, m, frame, &p, idx, &key, hash)) {
 		case PS_ICPT_CONSUMED:
 			return;
 		case PS_ICPT_DROP:
@@ -253,6 +254,7 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 			break;
 		}
 	}
+bridge:
 	bridge_one(w, (uint16_t)in->bridge_to, m, frame, len, r, &p);
 }
 
