@@ -100,6 +100,19 @@ print_counters(const char *title, json_t *obj)
 
 	printf("\n%s\n", title);
 	json_object_foreach(obj, key, v) {
+		const char *sub;
+		json_t *sv;
+
+		/* One level of nesting, e.g. tls.forge_cache.hits. */
+		json_object_foreach(v, sub, sv) {
+			int pad = 31 - (int)strlen(key);
+
+			if (json_integer_value(sv) == 0)
+				continue;
+			printf("  %s.%-*s %15" JSON_INTEGER_FORMAT "\n", key,
+			       pad > 0 ? pad : 1, sub, json_integer_value(sv));
+			any = true;
+		}
 		if (json_integer_value(v) == 0)
 			continue;
 		printf("  %-32s %15" JSON_INTEGER_FORMAT "\n", key,
@@ -135,6 +148,8 @@ print_stats(json_t *r)
 	print_counters("flows (non-zero):", json_object_get(r, "flows"));
 	print_counters("tcp endpoints of intercepted flows (non-zero):",
 		       json_object_get(r, "tcp"));
+	print_counters("tls interception (non-zero):", json_object_get(r, "tls"));
+	print_counters("tool ports (non-zero):", json_object_get(r, "tools"));
 }
 
 int

@@ -50,6 +50,41 @@ enum ps_log_level {
 	PS_LOG_DEBUG,
 };
 
+/* What a tool port is sent of each decrypted flow (role tool-oob). */
+struct ps_tool_port_cfg {
+	uint16_t dport_rewrite;		/* 0: keep; else the server port tools see */
+	bool has_vlan;
+	uint16_t vlan_tci;		/* single 802.1Q tag replacing the flow's tags */
+	bool has_dst_mac;
+	uint8_t dst_mac[6];
+	bool has_src_mac;		/* "decrypted" marker: fixed source MAC */
+	uint8_t src_mac[6];
+	uint16_t mss;			/* segment size of the synthesized conversation */
+};
+
+enum ps_verify_fail_action {
+	PS_VERIFY_FAIL_REJECT,		/* alert to the client, close */
+	PS_VERIFY_FAIL_RESIGN_UNTRUSTED,/* forge with the untrusted CA */
+};
+
+/* TLS interception (section "tls"); absent: intercepted flows are relayed. */
+struct ps_tls_settings {
+	bool enabled;
+	char ca_cert[PS_PATH_MAX];	/* appliance CA: PEM, DER or PKCS#12 */
+	char ca_key[PS_PATH_MAX];	/* "" when ca_cert is PKCS#12 with the key */
+	char ca_passphrase_file[PS_PATH_MAX];
+	char untrusted_ca_cert[PS_PATH_MAX];
+	char untrusted_ca_key[PS_PATH_MAX];
+	char untrusted_ca_passphrase_file[PS_PATH_MAX];
+	bool trust_system;		/* the system trust store for upstream chains */
+	char trust_bundle[PS_PATH_MAX];	/* extra PEM anchors, "" for none */
+	enum ps_verify_fail_action verify_failure;
+	unsigned int session_cache;	/* entries per leg cache, 0: no resumption */
+	unsigned int session_timeout_s;
+	unsigned int forge_cache;	/* forged leaves kept */
+	char keylog_file[PS_PATH_MAX];	/* NSS key log, "" for off */
+};
+
 struct ps_port_cfg {
 	char name[PS_NAME_MAX];		/* operator's name, e.g. "net-a" */
 	char device[PS_DEV_MAX];	/* DPDK device: vdev string or PCI address */
@@ -59,6 +94,7 @@ struct ps_port_cfg {
 	char side;			/* 'a' or 'b' for net/tool-inline, 0 for tool-oob */
 	unsigned int peer;		/* index of the other side (net/tool-inline) */
 	uint16_t mtu;			/* L3 MTU of the port; larger IPv4 is fragmented */
+	struct ps_tool_port_cfg tool;	/* role tool-oob only */
 };
 
 struct ps_config {
@@ -104,6 +140,9 @@ struct ps_config {
 	unsigned int tcp_snd_buf_kb;	/* per endpoint */
 	unsigned int tcp_rcv_buf_kb;	/* per endpoint, also the largest window */
 	unsigned int tcp_time_wait_ms;
+
+	/* TLS interception */
+	struct ps_tls_settings tls;
 
 	/* control */
 	char socket_path[PS_SOCKET_PATH_MAX];

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# plainsight demo: builds the appliance and runs it on network namespaces.
-# A real client (curl) fetches over HTTPS from a real server (openssl
-# s_server) through plainsight-dp, and the demo shows what crossed the data
-# plane and what its tool port saw.
-#
-# Today the appliance terminates the selected TCP connection (port 8443)
-# with its own TCP endpoints towards the client and the server and relays
-# the bytes between them; TLS interception on top of that is not built yet,
-# so the TLS crosses undecrypted and the tool port sees nothing. The demo
-# says so rather than pretending.
+# plainsight demo: builds the appliance and runs its main job end to end on
+# network namespaces. A real client (curl) fetches over HTTPS from a real
+# server (openssl s_server) through plainsight-dp, which terminates the
+# client's TLS with a leaf forged by its own CA (made now, for this run),
+# re-originates TLS to the server after verifying the server's chain, and
+# hands the decrypted conversation to its out-of-band tool port, where
+# tshark shows it as the tool saw it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -38,6 +35,10 @@ say "topology: client ns <-> plainsight-dp (af_packet) <-> server ns, plus a too
 "$PS_ROOT/scripts/topo.sh" up $P
 eval "$("$PS_ROOT/scripts/topo.sh" env $P)"
 
+say "certificates: a web PKI for the server and a fresh appliance CA (scripts/mkca.sh)"
+"$PS_ROOT/tests/e2e/pki.sh" "$TMP/pki" >/dev/null
+echo "appliance CA: $TMP/pki/ca/ca.crt (key mode $(stat -c %a "$TMP/pki/ca/ca.key"))"
+
 cat >"$TMP/dp.json" <<EOJ
 {
 	"#": "demo: one segment (net-a client side, net-b server side) and one out-of-band tool port",
@@ -49,21 +50,20 @@ cat >"$TMP/dp.json" <<EOJ
 		 "role": "net", "segment": "seg0", "side": "a"},
 		{"name": "net-b", "device": "net_af_packet1,iface=net-b,framesz=16384,blocksz=16384",
 		 "role": "net", "segment": "seg0", "side": "b"},
-		{"name": "tool0", "device": "net_af_packet2,iface=tool0", "role": "tool-oob"}
+		{"name": "tool0", "device": "net_af_packet2,iface=tool0", "role": "tool-oob",
+		 "tool": {"#": "tools parse it as HTTP", "dport_rewrite": 80}}
 	],
-	"intercept": {"tcp_ports": [8443]},
+	"intercept": {"tcp_ports": [443]},
+	"tls": {"ca_cert": "$TMP/pki/ca/ca.crt", "ca_key": "$TMP/pki/ca/ca.key",
+		"trust_system": true, "trust_bundle": "$TMP/pki/root.crt"},
 	"control": {"socket": "$SOCK"}
 }
 EOJ
 
-say "server: openssl s_server on https://$SRV4:8443 (throw-away key made now)"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj "/CN=demo.plainsight.test" -addext "subjectAltName=DNS:demo.plainsight.test" \
-	-keyout "$TMP/srv.key" -out "$TMP/srv.crt" 2>/dev/null
-chmod 600 "$TMP/srv.key"
+say "server: openssl s_server on https://www.ps.test ($SRV4:443), certificate from the web root"
 mkdir -p "$TMP/www" && echo "hello from the server behind plainsight" >"$TMP/www/index.html"
-(cd "$TMP/www" && exec ip netns exec "$NS_SRV" openssl s_server -quiet -accept 8443 \
-	-cert "$TMP/srv.crt" -key "$TMP/srv.key" -WWW) >"$TMP/server.log" 2>&1 &
+(cd "$TMP/www" && exec ip netns exec "$NS_SRV" openssl s_server -quiet -accept 443 \
+	-cert "$TMP/pki/www.crt" -key "$TMP/pki/www.key" -WWW) >"$TMP/server.log" 2>&1 &
 PIDS+=($!)
 
 say "tool port: tcpdump on the tool namespace"
@@ -75,39 +75,20 @@ say "data plane: plainsight-dp --config $TMP/dp.json"
 ps_dp_start "$NS_DP" "$TMP/dp.json" "$SOCK" "$TMP/dp.log"
 "$CTL" --socket "$SOCK" status
 
-ip netns exec "$NS_CLI" tcpdump -n -S -l -i eth0 -Q out -c 1 'tcp[tcpflags] & tcp-syn != 0' >"$TMP/syn-cli.txt" 2>/dev/null &
-PIDS+=($!)
-ip netns exec "$NS_SRV" tcpdump -n -S -l -i eth0 -Q in -c 1 'tcp[tcpflags] & tcp-syn != 0' >"$TMP/syn-srv.txt" 2>/dev/null &
-PIDS+=($!)
 sleep 1
-
-say "client: curl https://demo.plainsight.test:8443/index.html (resolved to $SRV4)"
-ip netns exec "$NS_CLI" curl -sS --max-time 10 --cacert "$TMP/srv.crt" \
-	--resolve demo.plainsight.test:8443:$SRV4 -v https://demo.plainsight.test:8443/index.html 2>&1 |
-	grep -E '^(\* (SSL connection|Server certificate|  subject)|< HTTP|hello)' || true
+say "client: curl https://www.ps.test/index.html, trusting the appliance CA"
+ip netns exec "$NS_CLI" curl -sS --max-time 10 --cacert "$TMP/pki/ca/ca.crt" \
+	--resolve www.ps.test:443:$SRV4 -v https://www.ps.test/index.html 2>&1 |
+	grep -E '^(\* +(SSL connection|Server certificate|subject|issuer|SSL certificate verify)|< HTTP|hello)' || true
 
 sleep 1
-say "two TCP connections, not one: the SYN the client sent and the SYN the server got"
-echo "client sent:  $(grep -o 'Flags \[S\], seq [0-9]*' "$TMP/syn-cli.txt" || echo '?')"
-echo "server got:   $(grep -o 'Flags \[S\], seq [0-9]*' "$TMP/syn-srv.txt" || echo '?')  (the appliance's own SYN)"
-
 say "what crossed the data plane"
 "$CTL" --socket "$SOCK" stats
 
-say "what the tool port saw"
+say "what the tool port saw: a plain TCP conversation, decrypted (tshark)"
 kill -INT "$TOOL_PID" 2>/dev/null; wait "$TOOL_PID" 2>/dev/null || true
-n=$(python3 "$PS_ROOT/tests/e2e/frames.py" count "$TMP/tool.pcap" 2>/dev/null || echo 0)
-echo "$n frames on the tool port."
-cat <<'EOT'
-
-plainsight today: a bump in the wire that terminates the selected TCP
-connections. The HTTPS exchange above ran over two TCP connections, client <->
-appliance and appliance <-> server, with the original addresses and ports
-on both; everything else crossed the bridge unchanged. Its TLS was NOT
-decrypted, so the tool port received nothing: TLS interception (terminating
-the client's TLS, re-originating it to the server, and feeding the plaintext
-to tool ports) is not built yet.
-EOT
+tshark -r "$TMP/tool.pcap" 2>/dev/null | head -20
+tshark -r "$TMP/tool.pcap" -q -z follow,tcp,ascii,0 2>/dev/null
 
 ps_dp_stop "$TMP/dp.log"
 say "plainsight-dp stopped"

@@ -12,7 +12,7 @@ PS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libdpdk-dev dpdk libjansson-dev libpcap-dev libssl-dev libcmocka-dev
 	iproute2 ethtool nftables tcpdump iputils-ping socat curl openssl
-	python3 procps psmisc kmod
+	python3 procps psmisc kmod tshark
 )
 
 # Install whatever of PS_PACKAGES is missing. Quiet when nothing is.

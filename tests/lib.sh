@@ -62,7 +62,11 @@ t_cleanup() {
 	if [ -n "$T_TOPO" ]; then
 		"$PS_ROOT/scripts/topo.sh" down "$T_TOPO"
 	fi
-	rm -rf "$T_TMP"
+	if [ -n "${PS_KEEP_TMP:-}" ]; then
+		echo "# kept: $T_TMP"
+	else
+		rm -rf "$T_TMP"
+	fi
 }
 trap t_cleanup EXIT
 

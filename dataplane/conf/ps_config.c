@@ -27,19 +27,7 @@
 
 #include <jansson.h>
 
-#include "ps_config.h"
-
-#define PRINTF(f, a)	__attribute__((format(printf, f, a)))
-
-#define CONF_QUOTE_MAX	48	/* bytes of a found string shown before "..." */
-/* a quoted string: each shown byte may take 6 ("\u001f"), then the tail */
-#define CONF_QUOTE_LEN	(CONF_QUOTE_MAX * 6 + sizeof("...\" (18446744073709551615 bytes)"))
-#define CONF_FOUND_LEN	(CONF_QUOTE_LEN + 16)	/* a found value: "a string " + quote */
-#define CONF_PATH_LEN	(CONF_QUOTE_LEN + 64)	/* JSON path, e.g. ports[15].device */
-#define CONF_MSG_LEN	1024	/* one message before the "NAME: PATH: " prefix */
-#define CONF_KEY_MAX	48	/* longer keys are quoted and cut in paths */
-#define CONF_IFNAME_MAX	16	/* IFNAMSIZ, incl. NUL */
-#define CONF_DEVARGS_MAX 64	/* ",k=v" is 4 bytes: 255 bytes hold fewer */
+#include "conf_priv.h"
 
 #define DEFAULT_MEMORY_MB	512
 #define DEFAULT_FILE_PREFIX	"plainsight"
@@ -66,452 +54,6 @@ _Static_assert(MBUF_CACHE_MAX * 3 <= MBUFS_MIN * 2,
 _Static_assert((PS_DEV_MAX - 1) / 4 < CONF_DEVARGS_MAX,
 	       "every device argument of a device string fits the key table");
 
-struct conf_ctx {
-	const char *name;		/* file name, first in every message */
-	char *err;
-	size_t errlen;
-	struct ps_config cfg;		/* built here, copied out on success */
-	/* per port, for the duplicate-device checks */
-	char dev_key[PS_PORTS_MAX][PS_DEV_MAX];	/* device name, PCI normalised */
-	char iface[PS_PORTS_MAX][CONF_IFNAME_MAX]; /* net_af_packet iface=, or "" */
-};
-
-/* A bounded string builder: appends never overflow, output stays terminated. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t off;
-};
-
-static void
-sb_init(struct sbuf *b, char *p, size_t len)
-{
-	b->p = p;
-	b->len = len;
-	b->off = 0;
-	p[0] = '\0';
-}
-
-static void PRINTF(2, 3)
-sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->off + 1 >= b->len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->off, b->len - b->off, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= b->len - b->off)
-		b->off = b->len - 1;
-	else
-		b->off += (size_t)n;
-}
-
-/*
- * snprintf() for message pieces: cutting a piece short is intended (the
- * line has a fixed budget), so truncation is neither an error nor a warning.
- */
-static void PRINTF(3, 4)
-bprintf(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(out, len, fmt, ap) < 0)
-		out[0] = '\0';
-	va_end(ap);
-}
-
-/* Length of s[0..end) without a multi-byte UTF-8 sequence cut at the end. */
-static size_t
-utf8_trim(const char *s, size_t end)
-{
-	size_t i = end;
-	size_t need;
-	unsigned char lead;
-
-	while (i > 0 && end - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return end;
-	lead = (unsigned char)s[i - 1];
-	if (lead < 0xc0)
-		return end;
-	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-	return end - (i - 1) < need ? i - 1 : end;
-}
-
-/*
- * Format one line into err. Truncates to errlen without cutting a UTF-8
- * character, and turns any control byte (a newline in a file name, a raw
- * byte in jansson's "near '...'") into '?', so the result is always a
- * single terminated line.
- */
-static void PRINTF(3, 4)
-err_write(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	size_t end, i;
-	int n;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		err[0] = '\0';
-		return;
-	}
-	end = (size_t)n;
-	if (end >= errlen)
-		end = utf8_trim(err, errlen - 1);
-	err[end] = '\0';
-	for (i = 0; i < end; i++) {
-		if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
-			err[i] = '?';
-	}
-}
-
-/* Report "NAME: PATH: message" and return -EINVAL. */
-static int PRINTF(3, 4)
-conf_fail(struct conf_ctx *c, const char *path, const char *fmt, ...)
-{
-	char msg[CONF_MSG_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	va_end(ap);
-	err_write(c->err, c->errlen, "%s: %s: %s", c->name,
-		  path[0] != '\0' ? path : "top level", msg);
-	return -EINVAL;
-}
-
-static bool
-is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9');
-}
-
-static bool
-is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-/* 1..max bytes, each alphanumeric or one of extra. */
-static bool
-word_ok(const char *s, size_t n, size_t max, const char *extra)
-{
-	size_t i;
-
-	if (n == 0 || n > max)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (!is_alnum(s[i]) && strchr(extra, s[i]) == NULL)
-			return false;
-	}
-	return true;
-}
-
-/* C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F). */
-static bool
-has_control(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch < 0x20 || ch == 0x7f)
-			return true;
-		if (ch == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-		    (unsigned char)s[i + 1] <= 0x9f)
-			return true;
-	}
-	return false;
-}
-
-/* s as a JSON-style quoted string, cut after CONF_QUOTE_MAX bytes. */
-static void
-quote(char *out, size_t len, const char *s, size_t n)
-{
-	struct sbuf b;
-	size_t i;
-
-	sb_init(&b, out, len);
-	sb_add(&b, "\"");
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (i >= CONF_QUOTE_MAX && (ch & 0xc0) != 0x80) {
-			sb_add(&b, "...\" (%zu bytes)", n);
-			return;
-		}
-		if (ch == '"' || ch == '\\')
-			sb_add(&b, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			sb_add(&b, "\\u%04x", ch);
-		else if (ch == 0xc2 && i + 1 < n &&
-			 (unsigned char)s[i + 1] >= 0x80 &&
-			 (unsigned char)s[i + 1] <= 0x9f)
-			sb_add(&b, "\\u%04x", (unsigned char)s[++i]);
-		else
-			sb_add(&b, "%c", ch);
-	}
-	sb_add(&b, "\"");
-}
-
-/*
- * A found value for a message. typed: the value has the wrong JSON type, so
- * name the type ("a string \"32\""); otherwise the value alone ("1000").
- */
-static void
-describe(char *out, size_t len, const json_t *v, bool typed)
-{
-	char q[CONF_QUOTE_LEN];
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		bprintf(out, len, "an object");
-		break;
-	case JSON_ARRAY:
-		bprintf(out, len, "%s",
-			 json_array_size(v) == 0 ? "an empty array" : "an array");
-		break;
-	case JSON_STRING:
-		quote(q, sizeof(q), json_string_value(v), json_string_length(v));
-		bprintf(out, len, "%s%s", typed ? "a string " : "", q);
-		break;
-	case JSON_INTEGER:
-		bprintf(out, len, "%s%" JSON_INTEGER_FORMAT,
-			 typed ? "an integer " : "", json_integer_value(v));
-		break;
-	case JSON_REAL:
-		bprintf(out, len, "a real number %g", json_real_value(v));
-		break;
-	case JSON_TRUE:
-		bprintf(out, len, "true");
-		break;
-	case JSON_FALSE:
-		bprintf(out, len, "false");
-		break;
-	case JSON_NULL:
-	default:
-		bprintf(out, len, "null");
-		break;
-	}
-}
-
-static int
-expect_fail(struct conf_ctx *c, const char *path, const char *expect,
-	    const json_t *v, bool typed)
-{
-	char found[CONF_FOUND_LEN];
-
-	describe(found, sizeof(found), v, typed);
-	return conf_fail(c, path, "expected %s, found %s", expect, found);
-}
-
-/* v has the wrong JSON type. */
-static int
-type_fail(struct conf_ctx *c, const char *path, const char *expect,
-	  const json_t *v)
-{
-	return expect_fail(c, path, expect, v, true);
-}
-
-/* v has the right type but a value outside what expect allows. */
-static int
-value_fail(struct conf_ctx *c, const char *path, const char *expect,
-	   const json_t *v)
-{
-	return expect_fail(c, path, expect, v, false);
-}
-
-/* parent.key, or parent["key"] when the key is not a plain word. */
-static void
-path_key(char *out, size_t len, const char *parent, const char *key)
-{
-	char q[CONF_QUOTE_LEN];
-	size_t n = strlen(key);
-
-	if (word_ok(key, n, CONF_KEY_MAX, "_-")) {
-		bprintf(out, len, "%s%s%s", parent, parent[0] != '\0' ? "." : "",
-			 key);
-		return;
-	}
-	quote(q, sizeof(q), key, n);
-	bprintf(out, len, "%s[%s]", parent, q);
-}
-
-static void
-path_index(char *out, size_t len, const char *parent, size_t i)
-{
-	bprintf(out, len, "%s[%zu]", parent, i);
-}
-
-/* The member key of obj, or NULL; its path goes to p. */
-static json_t *
-member(json_t *obj, const char *path, const char *key, char *p, size_t plen)
-{
-	path_key(p, plen, path, key);
-	return json_object_get(obj, key);
-}
-
-/*
- * v must be an object whose keys are all in keys (NULL-terminated) or start
- * with '#'. Then every key of req (NULL-terminated, may be NULL) must be
- * present.
- */
-static int
-object_check(struct conf_ctx *c, json_t *v, const char *path,
-	     const char *const *keys, const char *const *req)
-{
-	char list[CONF_MSG_LEN / 2];
-	char p[CONF_PATH_LEN];
-	const char *const *k;
-	const char *key;
-	struct sbuf b;
-	void *it;
-
-	if (!json_is_object(v))
-		return type_fail(c, path, "an object", v);
-	for (it = json_object_iter(v); it != NULL;
-	     it = json_object_iter_next(v, it)) {
-		key = json_object_iter_key(it);
-		if (key[0] == '#')
-			continue;
-		for (k = keys; *k != NULL; k++) {
-			if (strcmp(key, *k) == 0)
-				break;
-		}
-		if (*k != NULL)
-			continue;
-		sb_init(&b, list, sizeof(list));
-		for (k = keys; *k != NULL; k++)
-			sb_add(&b, "%s%s", k == keys ? "" : ", ", *k);
-		path_key(p, sizeof(p), path, key);
-		return conf_fail(c, p, "unknown key (expected one of: %s)", list);
-	}
-	for (k = req; k != NULL && *k != NULL; k++) {
-		if (json_object_get(v, *k) == NULL)
-			return conf_fail(c, path, "missing required key \"%s\"", *k);
-	}
-	return 0;
-}
-
-static int
-uint_value(struct conf_ctx *c, const json_t *v, const char *path,
-	   unsigned int lo, unsigned int hi, unsigned int *out)
-{
-	char expect[64];
-	json_int_t n;
-
-	bprintf(expect, sizeof(expect), "an integer %u..%u", lo, hi);
-	if (!json_is_integer(v))
-		return type_fail(c, path, expect, v);
-	n = json_integer_value(v);
-	if (n < (json_int_t)lo || n > (json_int_t)hi)
-		return value_fail(c, path, expect, v);
-	*out = (unsigned int)n;
-	return 0;
-}
-
-/* Optional integer member: absent leaves *out (the default) alone. */
-static int
-opt_uint(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
-	 unsigned int lo, unsigned int hi, unsigned int *out)
-{
-	char p[CONF_PATH_LEN];
-	json_t *v;
-
-	v = member(obj, path, key, p, sizeof(p));
-	if (v == NULL)
-		return 0;
-	return uint_value(c, v, p, lo, hi, out);
-}
-
-static int
-opt_bool(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
-	 bool *out)
-{
-	char p[CONF_PATH_LEN];
-	json_t *v;
-
-	v = member(obj, path, key, p, sizeof(p));
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v))
-		return type_fail(c, p, "true or false", v);
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* A string without control characters; its bytes and length to s and n. */
-static int
-string_value(struct conf_ctx *c, const json_t *v, const char *path,
-	     const char *expect, const char **s, size_t *n)
-{
-	char found[CONF_FOUND_LEN];
-
-	if (!json_is_string(v))
-		return type_fail(c, path, expect, v);
-	*s = json_string_value(v);
-	*n = json_string_length(v);
-	if (has_control(*s, *n)) {
-		describe(found, sizeof(found), v, false);
-		return conf_fail(c, path,
-				 "expected %s without control characters, found %s",
-				 expect, found);
-	}
-	return 0;
-}
-
-/* A string that is one of names (NULL-terminated); its index to *out. */
-static int
-enum_value(struct conf_ctx *c, const json_t *v, const char *path,
-	   const char *const *names, unsigned int *out)
-{
-	char expect[CONF_MSG_LEN / 2];
-	struct sbuf b;
-	unsigned int i;
-
-	sb_init(&b, expect, sizeof(expect));
-	sb_add(&b, "one of ");
-	for (i = 0; names[i] != NULL; i++)
-		sb_add(&b, "%s\"%s\"", i == 0 ? "" : ", ", names[i]);
-	if (!json_is_string(v))
-		return type_fail(c, path, expect, v);
-	for (i = 0; names[i] != NULL; i++) {
-		if (strcmp(json_string_value(v), names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	}
-	return value_fail(c, path, expect, v);
-}
-
-static int
-opt_enum(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
-	 const char *const *names, unsigned int *out)
-{
-	char p[CONF_PATH_LEN];
-	json_t *v;
-
-	v = member(obj, path, key, p, sizeof(p));
-	if (v == NULL)
-		return 0;
-	return enum_value(c, v, p, names, out);
-}
-
 /* ---- lcores ---- */
 
 static int
@@ -525,24 +67,24 @@ parse_lcores(struct conf_ctx *c, json_t *obj, const char *path)
 	json_t *v;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, keys);
+	rc = conf_object_check(c, obj, path, keys, keys);
 	if (rc < 0)
 		return rc;
-	rc = opt_uint(c, obj, path, "main", 0, PS_LCORE_MAX - 1,
+	rc = conf_opt_uint(c, obj, path, "main", 0, PS_LCORE_MAX - 1,
 		      &cfg->main_lcore);
 	if (rc < 0)
 		return rc;
 
-	v = member(obj, path, "workers", p, sizeof(p));
+	v = conf_member(obj, path, "workers", p, sizeof(p));
 	if (!json_is_array(v))
-		return type_fail(c, p, "an array of 1..16 lcore numbers", v);
+		return conf_type_fail(c, p, "an array of 1..16 lcore numbers", v);
 	n = json_array_size(v);
 	if (n < 1 || n > PS_WORKERS_MAX)
 		return conf_fail(c, p, "expected 1..%d worker lcores, found %zu",
 				 PS_WORKERS_MAX, n);
 	for (i = 0; i < n; i++) {
-		path_index(pi, sizeof(pi), p, i);
-		rc = uint_value(c, json_array_get(v, i), pi, 0,
+		conf_path_index(pi, sizeof(pi), p, i);
+		rc = conf_uint_value(c, json_array_get(v, i), pi, 0,
 				PS_LCORE_MAX - 1, &w);
 		if (rc < 0)
 			return rc;
@@ -649,7 +191,7 @@ eal_arg_check(struct conf_ctx *c, const char *path, const char *s, size_t n)
 
 	if (s[0] != '-' || s[1] == '\0')
 		return 0;	/* a value, or "-" */
-	quote(q, sizeof(q), s, n);
+	conf_quote(q, sizeof(q), s, n);
 	if (s[1] != '-') {
 		/* short options may be grouped: "-vl0" is -v then -l 0 */
 		for (k = 1; k < n; k++) {
@@ -696,7 +238,7 @@ parse_eal_args(struct conf_ctx *c, json_t *v, const char *path)
 	int rc;
 
 	if (!json_is_array(v))
-		return type_fail(c, path, "an array of strings", v);
+		return conf_type_fail(c, path, "an array of strings", v);
 	n = json_array_size(v);
 	if (n > PS_EAL_ARGS_MAX)
 		return conf_fail(c, path, "expected at most %d arguments, found %zu",
@@ -704,12 +246,12 @@ parse_eal_args(struct conf_ctx *c, json_t *v, const char *path)
 	for (i = 0; i < n; i++) {
 		json_t *a = json_array_get(v, i);
 
-		path_index(pi, sizeof(pi), path, i);
-		rc = string_value(c, a, pi, expect, &s, &len);
+		conf_path_index(pi, sizeof(pi), path, i);
+		rc = conf_string_value(c, a, pi, expect, &s, &len);
 		if (rc < 0)
 			return rc;
 		if (len == 0 || len >= PS_EAL_ARG_LEN)
-			return value_fail(c, pi, expect, a);
+			return conf_value_fail(c, pi, expect, a);
 		rc = eal_arg_check(c, pi, s, len);
 		if (rc < 0)
 			return rc;
@@ -734,27 +276,27 @@ parse_eal(struct conf_ctx *c, json_t *obj, const char *path)
 	size_t n;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc < 0)
 		return rc;
-	rc = opt_uint(c, obj, path, "memory_mb", 64, 1048576, &cfg->memory_mb);
+	rc = conf_opt_uint(c, obj, path, "memory_mb", 64, 1048576, &cfg->memory_mb);
 	if (rc < 0)
 		return rc;
-	rc = opt_bool(c, obj, path, "hugepages", &cfg->hugepages);
+	rc = conf_opt_bool(c, obj, path, "hugepages", &cfg->hugepages);
 	if (rc < 0)
 		return rc;
 
-	v = member(obj, path, "file_prefix", p, sizeof(p));
+	v = conf_member(obj, path, "file_prefix", p, sizeof(p));
 	if (v != NULL) {
-		rc = string_value(c, v, p, prefix_expect, &s, &n);
+		rc = conf_string_value(c, v, p, prefix_expect, &s, &n);
 		if (rc < 0)
 			return rc;
-		if (!word_ok(s, n, sizeof(cfg->file_prefix) - 1, "_-"))
-			return value_fail(c, p, prefix_expect, v);
+		if (!conf_word_ok(s, n, sizeof(cfg->file_prefix) - 1, "_-"))
+			return conf_value_fail(c, p, prefix_expect, v);
 		memcpy(cfg->file_prefix, s, n + 1);
 	}
 
-	v = member(obj, path, "args", p, sizeof(p));
+	v = conf_member(obj, path, "args", p, sizeof(p));
 	if (v != NULL)
 		return parse_eal_args(c, v, p);
 	return 0;
@@ -771,17 +313,17 @@ parse_mempool(struct conf_ctx *c, json_t *obj, const char *path)
 	struct ps_config *cfg = &c->cfg;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc < 0)
 		return rc;
-	rc = opt_uint(c, obj, path, "mbufs", MBUFS_MIN, 16777215, &cfg->mbufs);
+	rc = conf_opt_uint(c, obj, path, "mbufs", MBUFS_MIN, 16777215, &cfg->mbufs);
 	if (rc < 0)
 		return rc;
-	rc = opt_uint(c, obj, path, "mbuf_data_size", 1024, 65535,
+	rc = conf_opt_uint(c, obj, path, "mbuf_data_size", 1024, 65535,
 		      &cfg->mbuf_data_size);
 	if (rc < 0)
 		return rc;
-	return opt_uint(c, obj, path, "cache", 0, MBUF_CACHE_MAX,
+	return conf_opt_uint(c, obj, path, "cache", 0, MBUF_CACHE_MAX,
 			&cfg->mbuf_cache);
 }
 
@@ -870,11 +412,11 @@ vdev_parse(const char *s, size_t n, size_t *drv_len)
 
 	if (n <= 4 || memcmp(s, "net_", 4) != 0)
 		return false;
-	while (e > 4 && is_digit(s[e - 1]))
+	while (e > 4 && conf_is_digit(s[e - 1]))
 		e--;
-	if (e == n || e == 4 || !is_alnum(s[4]) || is_digit(s[4]))
+	if (e == n || e == 4 || !conf_is_alnum(s[4]) || conf_is_digit(s[4]))
 		return false;
-	if (!word_ok(s + 4, e - 4, e - 4, "_"))
+	if (!conf_word_ok(s + 4, e - 4, e - 4, "_"))
 		return false;
 	*drv_len = e - 4;
 	return true;
@@ -929,8 +471,8 @@ parse_devargs(struct conf_ctx *c, const char *path, const char *dev,
 		eq = memchr(item, '=', len);
 		klen = eq != NULL ? (size_t)(eq - item) : 0;
 		if (eq == NULL || klen + 1 == len || depth > 0 ||
-		    !word_ok(item, klen, klen, "_-")) {
-			quote(q, sizeof(q), item, len);
+		    !conf_word_ok(item, klen, klen, "_-")) {
+			conf_quote(q, sizeof(q), item, len);
 			return conf_fail(c, path,
 					 "expected key=value after the device name, found %s",
 					 q);
@@ -946,7 +488,7 @@ parse_devargs(struct conf_ctx *c, const char *path, const char *dev,
 		n_keys++;
 		if (af_packet && klen == 5 && memcmp(item, "iface", 5) == 0) {
 			if (!ifname_ok(eq + 1, len - klen - 1)) {
-				quote(q, sizeof(q), eq + 1, len - klen - 1);
+				conf_quote(q, sizeof(q), eq + 1, len - klen - 1);
 				return conf_fail(c, path,
 						 "expected iface=NAME with an interface name of 1..15 characters without '/', ':' or spaces, found %s",
 						 q);
@@ -956,7 +498,7 @@ parse_devargs(struct conf_ctx *c, const char *path, const char *dev,
 		}
 	}
 	if (af_packet && iface[0] == '\0') {
-		quote(q, sizeof(q), dev, strlen(dev));
+		conf_quote(q, sizeof(q), dev, strlen(dev));
 		return conf_fail(c, path,
 				 "expected \"net_af_packet<id>,iface=NAME\", found %s (no iface=)",
 				 q);
@@ -979,11 +521,11 @@ parse_device(struct conf_ctx *c, json_t *v, const char *path, unsigned int idx)
 	unsigned int j;
 	int rc;
 
-	rc = string_value(c, v, path, "a device string", &s, &n);
+	rc = conf_string_value(c, v, path, "a device string", &s, &n);
 	if (rc < 0)
 		return rc;
 	if (n == 0 || n >= PS_DEV_MAX)
-		return value_fail(c, path, "a device string of 1..255 bytes", v);
+		return conf_value_fail(c, path, "a device string of 1..255 bytes", v);
 	name_len = strcspn(s, ",");
 	if (pci_parse(s, name_len, key)) {
 		port->is_pci = true;
@@ -992,17 +534,17 @@ parse_device(struct conf_ctx *c, json_t *v, const char *path, unsigned int idx)
 		key[name_len] = '\0';
 		af_packet = drv_len == 9 && memcmp(s + 4, "af_packet", 9) == 0;
 	} else {
-		return value_fail(c, path, expect, v);
+		return conf_value_fail(c, path, expect, v);
 	}
 	rc = parse_devargs(c, path, s, s + name_len, af_packet, c->iface[idx]);
 	if (rc < 0)
 		return rc;
 	memcpy(port->device, s, n + 1);
 
-	quote(q, sizeof(q), s, n);
+	conf_quote(q, sizeof(q), s, n);
 	for (j = 0; j < idx; j++) {
 		pj = &c->cfg.ports[j];
-		quote(qj, sizeof(qj), pj->device, strlen(pj->device));
+		conf_quote(qj, sizeof(qj), pj->device, strlen(pj->device));
 		if (strcmp(pj->device, s) == 0)
 			return conf_fail(c, path, "%s is already used by port \"%s\"",
 					 q, pj->name);
@@ -1029,14 +571,14 @@ name_value(struct conf_ctx *c, const json_t *v, const char *path,
 	size_t n;
 	int rc;
 
-	bprintf(expect, sizeof(expect),
+	conf_bprintf(expect, sizeof(expect),
 		 "a %s name of 1..%d characters from [A-Za-z0-9_.-]", what,
 		 PS_NAME_MAX - 1);
-	rc = string_value(c, v, path, expect, &s, &n);
+	rc = conf_string_value(c, v, path, expect, &s, &n);
 	if (rc < 0)
 		return rc;
-	if (!word_ok(s, n, PS_NAME_MAX - 1, "_.-"))
-		return value_fail(c, path, expect, v);
+	if (!conf_word_ok(s, n, PS_NAME_MAX - 1, "_.-"))
+		return conf_value_fail(c, path, expect, v);
 	memcpy(out, s, n + 1);
 	return 0;
 }
@@ -1061,7 +603,7 @@ parse_port_group(struct conf_ctx *c, json_t *obj, const char *path,
 		const char *const *k;
 
 		for (k = refused; *k != NULL; k++) {
-			if (member(obj, path, *k, p, sizeof(p)) != NULL)
+			if (conf_member(obj, path, *k, p, sizeof(p)) != NULL)
 				return conf_fail(c, p,
 						 "not allowed for role \"tool-oob\" (an out-of-band tool port has no segment, pair or side)");
 		}
@@ -1076,11 +618,11 @@ parse_port_group(struct conf_ctx *c, json_t *obj, const char *path,
 		group_key = "pair";
 		other_key = "segment";
 	}
-	if (member(obj, path, other_key, p, sizeof(p)) != NULL)
+	if (conf_member(obj, path, other_key, p, sizeof(p)) != NULL)
 		return conf_fail(c, p,
 				 "not allowed for role \"%s\" (a %s port names its \"%s\")",
 				 role, role, group_key);
-	v = member(obj, path, group_key, p, sizeof(p));
+	v = conf_member(obj, path, group_key, p, sizeof(p));
 	if (v == NULL)
 		return conf_fail(c, path,
 				 "missing required key \"%s\" (role \"%s\" needs it)",
@@ -1088,12 +630,12 @@ parse_port_group(struct conf_ctx *c, json_t *obj, const char *path,
 	rc = name_value(c, v, p, group_key, port->group);
 	if (rc < 0)
 		return rc;
-	v = member(obj, path, "side", p, sizeof(p));
+	v = conf_member(obj, path, "side", p, sizeof(p));
 	if (v == NULL)
 		return conf_fail(c, path,
 				 "missing required key \"side\" (role \"%s\" needs it)",
 				 role);
-	rc = enum_value(c, v, p, sides, &side);
+	rc = conf_enum_value(c, v, p, sides, &side);
 	if (rc < 0)
 		return rc;
 	port->side = side == 0 ? 'a' : 'b';
@@ -1105,7 +647,7 @@ static int
 parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
 {
 	static const char *const keys[] = {
-		"name", "device", "role", "segment", "pair", "side", "mtu", NULL
+		"name", "device", "role", "segment", "pair", "side", "mtu", "tool", NULL
 	};
 	static const char *const req[] = { "name", "device", "role", NULL };
 	struct ps_port_cfg *port = &c->cfg.ports[idx];
@@ -1114,11 +656,11 @@ parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
 	json_t *v;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, req);
+	rc = conf_object_check(c, obj, path, keys, req);
 	if (rc < 0)
 		return rc;
 
-	v = member(obj, path, "name", p, sizeof(p));
+	v = conf_member(obj, path, "name", p, sizeof(p));
 	rc = name_value(c, v, p, "port", port->name);
 	if (rc < 0)
 		return rc;
@@ -1128,13 +670,13 @@ parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
 					 port->name, j);
 	}
 
-	v = member(obj, path, "device", p, sizeof(p));
+	v = conf_member(obj, path, "device", p, sizeof(p));
 	rc = parse_device(c, v, p, idx);
 	if (rc < 0)
 		return rc;
 
-	v = member(obj, path, "role", p, sizeof(p));
-	rc = enum_value(c, v, p, role_names, &role);
+	v = conf_member(obj, path, "role", p, sizeof(p));
+	rc = conf_enum_value(c, v, p, role_names, &role);
 	if (rc < 0)
 		return rc;
 	port->role = (enum ps_port_role)role;
@@ -1143,11 +685,11 @@ parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
 	if (rc < 0)
 		return rc;
 
-	rc = opt_uint(c, obj, path, "mtu", 68, 9600, &mtu);
+	rc = conf_opt_uint(c, obj, path, "mtu", 68, 9600, &mtu);
 	if (rc < 0)
 		return rc;
 	port->mtu = (uint16_t)mtu;
-	return 0;
+	return conf_parse_port_tool(c, obj, path, port);
 }
 
 /*
@@ -1173,8 +715,8 @@ link_ports(struct conf_ctx *c, const char *path)
 			    strcmp(prev->group, port->group) != 0)
 				continue;
 			if (prev->side == port->side) {
-				path_index(port_path, sizeof(port_path), path, i);
-				path_key(p, sizeof(p), port_path, "side");
+				conf_path_index(port_path, sizeof(port_path), path, i);
+				conf_path_key(p, sizeof(p), port_path, "side");
 				return conf_fail(c, p,
 						 "%s \"%s\" already has a side \"%c\" port (\"%s\")",
 						 port->role == PS_ROLE_NET ? "segment" : "pair",
@@ -1209,13 +751,13 @@ parse_ports(struct conf_ctx *c, json_t *v, const char *path)
 	int rc;
 
 	if (!json_is_array(v))
-		return type_fail(c, path, "an array of 2..16 port objects", v);
+		return conf_type_fail(c, path, "an array of 2..16 port objects", v);
 	n = json_array_size(v);
 	if (n < 2 || n > PS_PORTS_MAX)
 		return conf_fail(c, path, "expected 2..%d ports, found %zu",
 				 PS_PORTS_MAX, n);
 	for (i = 0; i < n; i++) {
-		path_index(pi, sizeof(pi), path, i);
+		conf_path_index(pi, sizeof(pi), path, i);
 		rc = parse_port(c, json_array_get(v, i), pi, (unsigned int)i);
 		if (rc < 0)
 			return rc;
@@ -1246,16 +788,16 @@ parse_uint_fields(struct conf_ctx *c, json_t *obj, const char *path,
 	for (i = 0; i < n && i < UINT_FIELDS_MAX; i++)
 		keys[i] = fields[i].key;
 	keys[i] = NULL;
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	for (i = 0; rc == 0 && i < n && i < UINT_FIELDS_MAX; i++)
-		rc = opt_uint(c, obj, path, fields[i].key, fields[i].lo,
+		rc = conf_opt_uint(c, obj, path, fields[i].key, fields[i].lo,
 			      fields[i].hi,
 			      (unsigned int *)((char *)&c->cfg + fields[i].off));
 	return rc;
 }
 
-#define UINT_FIELD(key, lo, hi, member) \
-	{ key, lo, hi, offsetof(struct ps_config, member) }
+#define UINT_FIELD(key, lo, hi, conf_member) \
+	{ key, lo, hi, offsetof(struct ps_config, conf_member) }
 
 static int
 parse_limits(struct conf_ctx *c, json_t *obj, const char *path)
@@ -1278,10 +820,10 @@ parse_bridge(struct conf_ctx *c, json_t *obj, const char *path)
 	unsigned int action = c->cfg.malformed;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc < 0)
 		return rc;
-	rc = opt_enum(c, obj, path, "malformed", actions, &action);
+	rc = conf_opt_enum(c, obj, path, "malformed", actions, &action);
 	c->cfg.malformed = (enum ps_malformed_action)action;
 	return rc;
 }
@@ -1304,21 +846,21 @@ parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 	size_t i, j;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc < 0)
 		return rc;
-	v = member(obj, path, "tcp_ports", p, sizeof(p));
+	v = conf_member(obj, path, "tcp_ports", p, sizeof(p));
 	if (v != NULL) {
 		if (!json_is_array(v))
-			return type_fail(c, p, "an array of TCP ports", v);
+			return conf_type_fail(c, p, "an array of TCP ports", v);
 		if (json_array_size(v) > PS_INTERCEPT_PORTS_MAX)
 			return conf_fail(c, p, "expected at most %u ports, found %zu",
 					 PS_INTERCEPT_PORTS_MAX, json_array_size(v));
 		json_array_foreach(v, i, e) {
 			unsigned int port;
 
-			path_index(pi, sizeof(pi), p, i);
-			rc = uint_value(c, e, pi, 1, 65535, &port);
+			conf_path_index(pi, sizeof(pi), p, i);
+			rc = conf_uint_value(c, e, pi, 1, 65535, &port);
 			if (rc < 0)
 				return rc;
 			for (j = 0; j < cfg->n_intercept_ports; j++)
@@ -1328,11 +870,11 @@ parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 			cfg->intercept_ports[cfg->n_intercept_ports++] = (uint16_t)port;
 		}
 	}
-	rc = opt_enum(c, obj, path, "overflow", overflow, &action);
+	rc = conf_opt_enum(c, obj, path, "overflow", overflow, &action);
 	cfg->overflow = (enum ps_overflow_action)action;
 	if (rc < 0)
 		return rc;
-	return opt_uint(c, obj, path, "idle_timeout_s", 1, 86400,
+	return conf_opt_uint(c, obj, path, "idle_timeout_s", 1, 86400,
 			&cfg->flow_idle_timeout_s);
 }
 
@@ -1363,17 +905,17 @@ parse_control(struct conf_ctx *c, json_t *obj, const char *path)
 	size_t n;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc < 0)
 		return rc;
-	v = member(obj, path, "socket", p, sizeof(p));
+	v = conf_member(obj, path, "socket", p, sizeof(p));
 	if (v == NULL)
 		return 0;
-	rc = string_value(c, v, p, expect, &s, &n);
+	rc = conf_string_value(c, v, p, expect, &s, &n);
 	if (rc < 0)
 		return rc;
 	if (n < 2 || n >= PS_SOCKET_PATH_MAX || s[0] != '/' || s[n - 1] == '/')
-		return value_fail(c, p, expect, v);
+		return conf_value_fail(c, p, expect, v);
 	memcpy(c->cfg.socket_path, s, n + 1);
 	return 0;
 }
@@ -1388,10 +930,10 @@ parse_log(struct conf_ctx *c, json_t *obj, const char *path)
 	unsigned int level = c->cfg.log_level;
 	int rc;
 
-	rc = object_check(c, obj, path, keys, NULL);
+	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc < 0)
 		return rc;
-	rc = opt_enum(c, obj, path, "level", levels, &level);
+	rc = conf_opt_enum(c, obj, path, "level", levels, &level);
 	c->cfg.log_level = (enum ps_log_level)level;
 	return rc;
 }
@@ -1413,6 +955,7 @@ static const struct conf_section sections[] = {
 	{ "bridge", false, parse_bridge },
 	{ "intercept", false, parse_intercept },
 	{ "tcp", false, parse_tcp },
+	{ "tls", false, conf_parse_tls },
 	{ "control", false, parse_control },
 	{ "log", false, parse_log },
 };
@@ -1434,7 +977,7 @@ parse_root(struct conf_ctx *c, json_t *root)
 	}
 	keys[N_SECTIONS] = NULL;
 	req[n_req] = NULL;
-	rc = object_check(c, root, "", keys, req);
+	rc = conf_object_check(c, root, "", keys, req);
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < N_SECTIONS; i++) {
@@ -1475,6 +1018,7 @@ ps_config_defaults(struct ps_config *cfg)
 	cfg->tcp_time_wait_ms = 2000;
 	memcpy(cfg->socket_path, DEFAULT_SOCKET, sizeof(DEFAULT_SOCKET));
 	cfg->log_level = PS_LOG_INFO;
+	conf_tls_defaults(cfg);
 }
 
 /* See ps_config.h. */
@@ -1493,17 +1037,17 @@ ps_config_parse(const char *text, size_t len, const char *name,
 	if (name == NULL)
 		name = "(config)";
 	if (cfg == NULL || (text == NULL && len > 0)) {
-		err_write(err, errlen, "%s: invalid arguments", name);
+		conf_err_write(err, errlen, "%s: invalid arguments", name);
 		return -EINVAL;
 	}
 	name_len = strlen(name);
 	if (name_len >= PS_PATH_MAX) {
-		err_write(err, errlen, "%s: file name longer than %d bytes", name,
+		conf_err_write(err, errlen, "%s: file name longer than %d bytes", name,
 			  PS_PATH_MAX - 1);
 		return -ENAMETOOLONG;
 	}
 	if (len > PS_CONFIG_FILE_MAX) {
-		err_write(err, errlen, "%s: too large: the limit is %d bytes (1 MiB)",
+		conf_err_write(err, errlen, "%s: too large: the limit is %d bytes (1 MiB)",
 			  name, PS_CONFIG_FILE_MAX);
 		return -EINVAL;
 	}
@@ -1512,17 +1056,17 @@ ps_config_parse(const char *text, size_t len, const char *name,
 			  &jerr);
 	if (root == NULL) {
 		if (json_error_code(&jerr) == json_error_out_of_memory) {
-			err_write(err, errlen, "%s: out of memory", name);
+			conf_err_write(err, errlen, "%s: out of memory", name);
 			return -ENOMEM;
 		}
-		err_write(err, errlen, "%s:%d:%d: invalid JSON: %s", name,
+		conf_err_write(err, errlen, "%s:%d:%d: invalid JSON: %s", name,
 			  jerr.line, jerr.column, jerr.text);
 		return -EINVAL;
 	}
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		err_write(err, errlen, "%s: out of memory", name);
+		conf_err_write(err, errlen, "%s: out of memory", name);
 		rc = -ENOMEM;
 		goto out_json;
 	}
@@ -1553,7 +1097,7 @@ ps_config_load(const char *path, struct ps_config *cfg, char *err,
 	int fd, rc;
 
 	if (path == NULL) {
-		err_write(err, errlen, "(config): invalid arguments");
+		conf_err_write(err, errlen, "(config): invalid arguments");
 		return -EINVAL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1581,7 +1125,7 @@ ps_config_load(const char *path, struct ps_config *cfg, char *err,
 	}
 	close(fd);
 	if (len > PS_CONFIG_FILE_MAX) {
-		err_write(err, errlen, "%s: too large: the limit is %d bytes (1 MiB)",
+		conf_err_write(err, errlen, "%s: too large: the limit is %d bytes (1 MiB)",
 			  path, PS_CONFIG_FILE_MAX);
 		rc = -EINVAL;
 	} else {
@@ -1595,7 +1139,7 @@ err_free:
 err_close:
 	close(fd);
 err_read:
-	err_write(err, errlen, "%s: cannot read: %s", path,
+	conf_err_write(err, errlen, "%s: cannot read: %s", path,
 		  strerror_r(-rc, msg, sizeof(msg)));
 	return rc;
 }

@@ -217,24 +217,35 @@ main(int argc, char **argv)
 		snprintf(cfg.socket_path, sizeof(cfg.socket_path), "%s",
 			 socket_path);
 	}
+	/* Keys and certificates are checked with the configuration. */
+	dp.cfg = &cfg;
+	rc = ps_tls_start(&dp, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-dp: %s\n", err);
+		ps_tls_stop(&dp);
+		return EXIT_FAILURE;
+	}
 	if (check_only) {
-		printf("%s: configuration OK (%u ports, %u workers)\n",
-		       config_path, cfg.n_ports, cfg.n_workers);
+		printf("%s: configuration OK (%u ports, %u workers%s)\n",
+		       config_path, cfg.n_ports, cfg.n_workers,
+		       dp.tls_on ? ", TLS interception" : "");
+		ps_tls_stop(&dp);
 		return EXIT_SUCCESS;
 	}
 
 	rc = eal_build(&cfg, argv[0], &ea);
 	if (rc < 0) {
 		fprintf(stderr, "plainsight-dp: too many EAL arguments\n");
+		ps_tls_stop(&dp);
 		return EXIT_FAILURE;
 	}
 	if (rte_eal_init(ea.argc, ea.argv) < 0) {
 		fprintf(stderr, "plainsight-dp: EAL initialisation failed: %s\n",
 			rte_strerror(rte_errno));
+		ps_tls_stop(&dp);
 		return EXIT_FAILURE;
 	}
 
-	dp.cfg = &cfg;
 	dp.started = time(NULL);
 	the_dp = &dp;
 	signal(SIGINT, on_signal);
@@ -300,5 +311,6 @@ out_pool:
 	rte_mempool_free(dp.pool);
 out_eal:
 	rte_eal_cleanup();
+	ps_tls_stop(&dp);
 	return status;
 }

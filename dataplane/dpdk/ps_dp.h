@@ -17,6 +17,8 @@
 #include "ps_proxy.h"
 #include "ps_tcp.h"
 #include "ps_timer.h"
+#include "ps_tls_flow.h"
+#include "ps_tool.h"
 
 #include "ps_config.h"
 #include "ps_stats.h"
@@ -67,6 +69,11 @@ struct ps_worker {
 	struct ps_tcp_out *px_out;
 	uint16_t cur_port[2];		/* egress of the flow being worked on */
 	struct rte_mbuf *px_pending;	/* frame being built by a proxy */
+	struct ps_tls_flow_stats tls_stats;	/* its TLS stages' counters */
+	struct ps_tool_io tool_io;	/* frames towards tool ports */
+	struct ps_tool_stats tool_stats;
+	uint16_t cur_tool;		/* tool port (ports[] index) being written */
+	uint8_t *tool_scratch;
 	struct rte_ring *inbox[PS_WORKERS_MAX];	/* from worker i (SPSC) */
 	uint64_t now_us;
 	struct ps_worker_stats stats;
@@ -81,6 +88,15 @@ struct ps_dp {
 	uint64_t tsc_per_us;
 	bool rss_dispatch;		/* NICs already deliver flows to owners */
 	struct ps_tcp_cfg tcp_cfg;	/* every proxied endpoint's settings */
+	/* TLS interception (cfg->tls.enabled): shared by every worker. */
+	bool tls_on;
+	struct ps_tls_ca *ca, *ca_untrusted;
+	struct ps_tls_forge *forge, *forge_untrusted;
+	struct ps_tls_icpt icpt;
+	/* Out-of-band tool ports: ports[] index and settings of each. */
+	unsigned int n_tools;
+	uint16_t tool_port[PS_PORTS_MAX];
+	struct ps_tool_cfg tool_cfg[PS_PORTS_MAX];
 	struct ps_worker *workers[PS_WORKERS_MAX];
 	unsigned int n_workers;
 	struct rte_mempool *pool;
@@ -116,6 +132,15 @@ int ps_worker_main(void *arg);
 
 /* Queue m for transmission on port egress (a ports[] index). Worker only. */
 void ps_worker_tx(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m);
+
+/*
+ * Load the appliance CA(s) and build the shared TLS context from
+ * dp->cfg->tls (nothing when the section is absent), and the tool-port
+ * settings. Before EAL init is fine: no DPDK call. One line into err on
+ * failure. ps_tls_stop() releases it all (safe after a failed start).
+ */
+int ps_tls_start(struct ps_dp *dp, char *err, size_t errlen);
+void ps_tls_stop(struct ps_dp *dp);
 
 /* Management thread: serves the control socket until dp->quit is set. */
 struct ps_mgmt;

@@ -10,6 +10,7 @@
  * full) are bridged.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -21,13 +22,29 @@
 #include "ps_dp.h"
 #include "ps_intercept.h"
 
+struct ps_flow_tls;
+
 /* A flow: user data of the worker's flow table. */
 struct ps_flow_ctx {
 	struct ps_timer timer;		/* first member: timer -> flow */
 	struct ps_flow_handle self;
 	uint64_t last_seen_us;
 	uint16_t port[2];		/* ports[] index: [CLI] side a, [SRV] side b */
+	struct ps_flow_tls *tls;	/* TLS stage, when interception is on */
 	struct ps_proxy px;
+};
+
+/*
+ * The TLS stage of a flow and its tool conversations, allocated when the
+ * flow opens (TLS interception on), freed with it.
+ */
+struct ps_flow_tls {
+	struct ps_tls_flow t;
+	struct ps_tls_tap tap;
+	struct ps_worker *w;
+	struct ps_flow_ctx *f;
+	unsigned int n_tools;
+	struct ps_tool_conv conv[];	/* one per out-of-band tool port */
 };
 
 /* Frames the proxy emits next belong to flow f: send them on its ports. */
@@ -72,6 +89,128 @@ frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
 	ps_worker_tx(w, w->cur_port[side], m);
 }
 
+/* ---- tool ports: the decrypted conversation, synthesized ---- */
+
+static uint8_t *
+tool_frame_get(void *ctx, enum ps_tool_dir dir, uint32_t *cap)
+{
+	struct ps_worker *w = ctx;
+	struct rte_mbuf *m;
+
+	(void)dir;
+	m = rte_pktmbuf_alloc(w->pool);
+	if (unlikely(m == NULL))
+		return NULL;	/* counted by the tool layer as a lost frame */
+	w->px_pending = m;
+	*cap = rte_pktmbuf_tailroom(m);
+	return rte_pktmbuf_mtod(m, uint8_t *);
+}
+
+static void
+tool_frame_put(void *ctx, enum ps_tool_dir dir, uint32_t len)
+{
+	struct ps_worker *w = ctx;
+	struct rte_mbuf *m = w->px_pending;
+
+	(void)dir;
+	w->px_pending = NULL;
+	if (unlikely(m == NULL))
+		return;
+	if (unlikely(len == 0 || rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	ps_worker_tx(w, w->cur_tool, m);
+}
+
+static void
+tap_open(void *arg, const struct ps_tls_flow *t)
+{
+	struct ps_flow_tls *x = arg;
+	struct ps_worker *w = x->w;
+	unsigned int i;
+
+	(void)t;
+	for (i = 0; i < x->n_tools; i++) {
+		w->cur_tool = w->dp->tool_port[i];
+		(void)ps_tool_open(&x->conv[i], &w->dp->tool_cfg[i], &x->f->px.to_srv,
+				   (uint32_t)rte_rand(), (uint32_t)rte_rand(), &w->tool_io);
+	}
+}
+
+static void
+tap_data(void *arg, int dir, const uint8_t *p, uint32_t n)
+{
+	struct ps_flow_tls *x = arg;
+	struct ps_worker *w = x->w;
+	unsigned int i;
+
+	for (i = 0; i < x->n_tools; i++) {
+		w->cur_tool = w->dp->tool_port[i];
+		ps_tool_data(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, p, n,
+			     &w->tool_io);
+	}
+}
+
+static void
+tap_close(void *arg, int dir, bool reset)
+{
+	struct ps_flow_tls *x = arg;
+	struct ps_worker *w = x->w;
+	unsigned int i;
+
+	for (i = 0; i < x->n_tools; i++) {
+		w->cur_tool = w->dp->tool_port[i];
+		ps_tool_close(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, reset,
+			      &w->tool_io);
+	}
+}
+
+/* The TLS stage of a new flow f (whose proxy is open). 0 or -ENOMEM. */
+static int
+tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
+{
+	unsigned int n_tools = w->dp->n_tools;
+	struct ps_flow_tls *x;
+	uint8_t key[sizeof(syn->dst) + 2];
+
+	x = calloc(1, sizeof(*x) + n_tools * sizeof(x->conv[0]));
+	if (x == NULL)
+		return -ENOMEM;
+	x->w = w;
+	x->f = f;
+	x->n_tools = n_tools;
+	x->tap.open = tap_open;
+	x->tap.data = tap_data;
+	x->tap.close = tap_close;
+	x->tap.arg = x;
+	/* The upstream session cache key: the server's address and port. */
+	memcpy(key, &syn->dst, sizeof(syn->dst));
+	key[sizeof(syn->dst)] = (uint8_t)(syn->dport >> 8);
+	key[sizeof(syn->dst) + 1] = (uint8_t)syn->dport;
+	(void)ps_tls_flow_init(&x->t, &w->dp->icpt, &w->tls_stats, &x->tap, key, sizeof(key));
+	f->tls = x;
+	ps_proxy_set_stage(&f->px, &x->t.stage);
+	return 0;
+}
+
+static void
+tls_detach(struct ps_worker *w, struct ps_flow_ctx *f)
+{
+	struct ps_flow_tls *x = f->tls;
+	unsigned int i;
+
+	if (x == NULL)
+		return;
+	ps_tls_flow_free(&x->t);
+	for (i = 0; i < x->n_tools; i++) {
+		w->cur_tool = w->dp->tool_port[i];
+		ps_tool_flush(&x->conv[i], &w->tool_io);
+	}
+	free(x);
+	f->tls = NULL;
+}
+
 int
 ps_intercept_init(struct ps_worker *w)
 {
@@ -93,6 +232,16 @@ ps_intercept_init(struct ps_worker *w)
 	w->io.ctx = w;
 	w->io.scratch = w->px_scratch;
 	w->io.out = w->px_out;
+	w->tool_scratch = rte_malloc("ps_tool_scratch", PS_TOOL_FRAME_MAX(PS_TOOL_MSS_MAX),
+				     RTE_CACHE_LINE_SIZE);
+	if (w->tool_scratch == NULL)
+		return -ENOMEM;
+	w->tool_io.frame_get = tool_frame_get;
+	w->tool_io.frame_put = tool_frame_put;
+	w->tool_io.ctx = w;
+	w->tool_io.scratch = w->tool_scratch;
+	w->tool_io.scratch_len = PS_TOOL_FRAME_MAX(PS_TOOL_MSS_MAX);
+	w->tool_io.stats = &w->tool_stats;
 	return 0;
 }
 
@@ -105,12 +254,14 @@ ps_intercept_fini(struct ps_worker *w)
 	w->flows = NULL;
 	rte_free(w->px_scratch);
 	rte_free(w->px_out);
+	rte_free(w->tool_scratch);
 }
 
 static void
 flow_free(struct ps_worker *w, struct ps_flow_ctx *f, enum ps_flow_event why)
 {
 	ps_timer_cancel(w->timers, &f->timer);
+	tls_detach(w, f);
 	ps_proxy_free(&f->px);
 	(void)ps_flow_remove(w->flows, f->self);
 	w->stats.flow[why]++;
@@ -194,12 +345,18 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 	f->port[PS_SIDE_CLI] = (uint16_t)in_idx;
 	f->port[PS_SIDE_SRV] = (uint16_t)in->bridge_to;
 	f->last_seen_us = w->now_us;
+	f->tls = NULL;
 	ps_timer_init(&f->timer);
 	use_ports(w, f);
 	rc = ps_proxy_open(&f->px, &w->dp->tcp_cfg, &w->tcp_stats, p,
 			   (uint32_t)rte_rand(), (uint32_t)rte_rand(),
 			   w->now_us, &w->io);
+	if (rc == 0 && w->dp->tls_on)
+		rc = tls_attach(w, f, p);
 	if (rc < 0) {
+		if (ps_tcp_state(&f->px.srv) != PS_TCP_ST_CLOSED)
+			ps_proxy_abort(&f->px, w->now_us, &w->io);
+		tls_detach(w, f);
 		ps_proxy_free(&f->px);
 		(void)ps_flow_remove(w->flows, h);
 		w->stats.flow[PS_FLOW_OPEN_FAILED]++;

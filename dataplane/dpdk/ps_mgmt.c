@@ -8,6 +8,7 @@
  * path.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -103,6 +104,77 @@ cmd_status(struct ps_mgmt *m)
 	return r;
 }
 
+/* Counter names by index, one signature for counters_json(). */
+static const char *
+pkt_reason_name(unsigned int i)
+{
+	return ps_pkt_reason_name((enum ps_pkt_reason)i);
+}
+
+static const char *
+bridge_event_name(unsigned int i)
+{
+	return ps_bridge_event_name((enum ps_bridge_event)i);
+}
+
+static const char *
+flow_event_name(unsigned int i)
+{
+	return ps_flow_event_name((enum ps_flow_event)i);
+}
+
+static const char *
+tcp_counter_name(unsigned int i)
+{
+	return ps_tcp_counter_name((enum ps_tcp_counter)i);
+}
+
+static const char *
+tcp_drop_name(unsigned int i)
+{
+	return ps_tcp_drop_name((enum ps_tcp_drop)i);
+}
+
+static const char *
+tlsf_counter_name(unsigned int i)
+{
+	return ps_tlsf_counter_name((enum ps_tlsf_counter)i);
+}
+
+static const char *
+tool_counter_name(unsigned int i)
+{
+	return ps_tool_counter_name((enum ps_tool_counter)i);
+}
+
+static const char *
+plain_bytes_name(unsigned int i)
+{
+	return i == 0 ? "plaintext_bytes_client_to_server" : "plaintext_bytes_server_to_client";
+}
+
+/*
+ * Counters [first, n) of the uint64_t array at byte offset off of every
+ * worker, summed, as members prefix+name of obj. The workers write them
+ * without locks; a reading may be a few events behind.
+ */
+static void
+counters_json(const struct ps_dp *dp, json_t *obj, size_t off, unsigned int first,
+	      unsigned int n, const char *(*name)(unsigned int), const char *prefix)
+{
+	unsigned int i, w;
+
+	for (i = first; i < n; i++) {
+		char key[96];
+		uint64_t v = 0;
+
+		for (w = 0; w < dp->n_workers; w++)
+			v += ((const uint64_t *)((const char *)dp->workers[w] + off))[i];
+		snprintf(key, sizeof(key), "%s%s", prefix, name(i));
+		json_object_set_new(obj, key, json_integer((json_int_t)v));
+	}
+}
+
 static json_t *
 cmd_stats(struct ps_mgmt *m)
 {
@@ -112,9 +184,11 @@ cmd_stats(struct ps_mgmt *m)
 	json_t *bridge = json_object();
 	json_t *flows = json_object();
 	json_t *tcp = json_object();
+	json_t *tls = json_object();
+	json_t *tools = json_object();
 	json_t *workers = json_array();
 	uint64_t active = 0;
-	unsigned int i, w, r;
+	unsigned int i, w;
 
 	for (i = 0; i < dp->n_ports; i++) {
 		const struct ps_dp_port *p = &dp->ports[i];
@@ -149,30 +223,12 @@ cmd_stats(struct ps_mgmt *m)
 			"nic_rx_nombuf", (json_int_t)es.rx_nombuf);
 		json_array_append_new(ports, o);
 	}
-	for (r = 0; r < PS_PKT_REASON_MAX; r++) {
-		uint64_t v = 0;
-
-		for (w = 0; w < dp->n_workers; w++)
-			v += dp->workers[w]->stats.pkt_reason[r];
-		json_object_set_new(parser, ps_pkt_reason_name((enum ps_pkt_reason)r),
-				    json_integer((json_int_t)v));
-	}
-	for (r = 0; r < PS_BRIDGE_EVENT_MAX; r++) {
-		uint64_t v = 0;
-
-		for (w = 0; w < dp->n_workers; w++)
-			v += dp->workers[w]->stats.bridge[r];
-		json_object_set_new(bridge, ps_bridge_event_name((enum ps_bridge_event)r),
-				    json_integer((json_int_t)v));
-	}
-	for (r = 0; r < PS_FLOW_EVENT_MAX; r++) {
-		uint64_t v = 0;
-
-		for (w = 0; w < dp->n_workers; w++)
-			v += dp->workers[w]->stats.flow[r];
-		json_object_set_new(flows, ps_flow_event_name((enum ps_flow_event)r),
-				    json_integer((json_int_t)v));
-	}
+	counters_json(dp, parser, offsetof(struct ps_worker, stats.pkt_reason), 0,
+		      PS_PKT_REASON_MAX, pkt_reason_name, "");
+	counters_json(dp, bridge, offsetof(struct ps_worker, stats.bridge), 0,
+		      PS_BRIDGE_EVENT_MAX, bridge_event_name, "");
+	counters_json(dp, flows, offsetof(struct ps_worker, stats.flow), 0,
+		      PS_FLOW_EVENT_MAX, flow_event_name, "");
 	for (w = 0; w < dp->n_workers; w++) {
 		const struct ps_worker_stats *s = &dp->workers[w]->stats;
 
@@ -184,27 +240,30 @@ cmd_stats(struct ps_mgmt *m)
 			"flows_active", (json_int_t)s->flows_active));
 	}
 	json_object_set_new(flows, "flows_active", json_integer((json_int_t)active));
-	for (r = 0; r < PS_TCP_CNT_MAX; r++) {
-		uint64_t v = 0;
+	counters_json(dp, tcp, offsetof(struct ps_worker, tcp_stats.cnt), 0,
+		      PS_TCP_CNT_MAX, tcp_counter_name, "");
+	counters_json(dp, tcp, offsetof(struct ps_worker, tcp_stats.drop), 1,
+		      PS_TCP_DROP_MAX, tcp_drop_name, "drop_");
+	counters_json(dp, tls, offsetof(struct ps_worker, tls_stats.c), 0,
+		      PS_TLSF_MAX, tlsf_counter_name, "");
+	counters_json(dp, tls, offsetof(struct ps_worker, tls_stats.plain_bytes), 0,
+		      2, plain_bytes_name, "");
+	counters_json(dp, tools, offsetof(struct ps_worker, tool_stats.cnt), 0,
+		      PS_TOOL_CNT_MAX, tool_counter_name, "");
+	if (dp->forge != NULL) {
+		struct ps_tls_forge_stats fs;
 
-		for (w = 0; w < dp->n_workers; w++)
-			v += dp->workers[w]->tcp_stats.cnt[r];
-		json_object_set_new(tcp, ps_tcp_counter_name((enum ps_tcp_counter)r),
-				    json_integer((json_int_t)v));
+		ps_tls_forge_stats(dp->forge, &fs);
+		json_object_set_new(tls, "forge_cache", json_pack("{s:I, s:I, s:I, s:I, s:I}",
+			"hits", (json_int_t)fs.hits, "misses", (json_int_t)fs.misses,
+			"evictions", (json_int_t)fs.evictions,
+			"failures", (json_int_t)fs.failures, "entries", (json_int_t)fs.entries));
 	}
-	for (r = 1; r < PS_TCP_DROP_MAX; r++) {
-		char name[64];
-		uint64_t v = 0;
-
-		for (w = 0; w < dp->n_workers; w++)
-			v += dp->workers[w]->tcp_stats.drop[r];
-		snprintf(name, sizeof(name), "drop_%s",
-			 ps_tcp_drop_name((enum ps_tcp_drop)r));
-		json_object_set_new(tcp, name, json_integer((json_int_t)v));
-	}
-	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
+	json_object_set_new(tls, "enabled", json_boolean(dp->tls_on));
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
 			 "ports", ports, "parser", parser, "bridge", bridge,
-			 "flows", flows, "tcp", tcp, "workers", workers);
+			 "flows", flows, "tcp", tcp, "tls", tls, "tools", tools,
+			 "workers", workers);
 }
 
 static json_t *

@@ -157,8 +157,17 @@ pump(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io,
 			flush(px, PS_SIDE_SRV, now, io, &ev[PS_SIDE_SRV]);
 		}
 		if (!(px->flags & PS_PROXY_F_RESET)) {
-			relay(px, PS_SIDE_CLI, now, io, ev);
-			relay(px, PS_SIDE_SRV, now, io, ev);
+			if (px->stage != NULL) {
+				px->run_now = now;
+				px->run_io = io;
+				px->run_ev = ev;
+				px->stage->run(px, px->stage->arg);
+				px->run_io = NULL;
+				px->run_ev = NULL;
+			} else {
+				relay(px, PS_SIDE_CLI, now, io, ev);
+				relay(px, PS_SIDE_SRV, now, io, ev);
+			}
 		}
 		if ((ev[PS_SIDE_CLI] | ev[PS_SIDE_SRV]) == 0)
 			break;
@@ -167,6 +176,104 @@ pump(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io,
 		px->flags |= PS_PROXY_F_CLI_DONE;
 	if (ps_tcp_state(&px->srv) == PS_TCP_ST_CLOSED)
 		px->flags |= PS_PROXY_F_SRV_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stage calls: valid inside ps_proxy_stage.run(), with the round's context. */
+
+uint32_t
+ps_proxy_peek(struct ps_proxy *px, enum ps_proxy_side from, const uint8_t **data)
+{
+	struct ps_tcp_ep *a = ep_of(px, from);
+
+	if (ps_tcp_readable(a) == 0)
+		return 0;
+	return ps_tcp_peek(a, data);
+}
+
+void
+ps_proxy_consume(struct ps_proxy *px, enum ps_proxy_side from, uint32_t n)
+{
+	if (n == 0)
+		return;
+	ps_tcp_out_reset(px->run_io->out);
+	(void)ps_tcp_consume(ep_of(px, from), n, px->run_now, px->run_io->out);
+	flush(px, from, px->run_now, px->run_io, &px->run_ev[from]);
+}
+
+bool
+ps_proxy_eof(const struct ps_proxy *px, enum ps_proxy_side from)
+{
+	const struct ps_tcp_ep *a = from == PS_SIDE_CLI ? &px->cli : &px->srv;
+
+	return ps_tcp_peer_closed(a) && ps_tcp_readable(a) == 0;
+}
+
+uint32_t
+ps_proxy_room(const struct ps_proxy *px, enum ps_proxy_side to)
+{
+	const struct ps_tcp_ep *b = to == PS_SIDE_CLI ? &px->cli : &px->srv;
+	uint32_t fin_flag = to == PS_SIDE_SRV ? PS_PROXY_F_SRV_FIN : PS_PROXY_F_CLI_FIN;
+
+	if ((px->flags & fin_flag) || ps_tcp_state(b) == PS_TCP_ST_CLOSED)
+		return 0;
+	return ps_tcp_writable(b);
+}
+
+uint32_t
+ps_proxy_send(struct ps_proxy *px, enum ps_proxy_side to, const uint8_t *data,
+	      uint32_t n)
+{
+	int w;
+
+	if (n == 0 || ps_proxy_room(px, to) == 0)
+		return 0;
+	ps_tcp_out_reset(px->run_io->out);
+	w = ps_tcp_write(ep_of(px, to), data, n, px->run_now, px->run_io->out);
+	flush(px, to, px->run_now, px->run_io, &px->run_ev[to]);
+	if (w <= 0)
+		return 0;
+	px->relayed[to == PS_SIDE_SRV ? 0 : 1] += (uint64_t)w;
+	return (uint32_t)w;
+}
+
+void
+ps_proxy_shutdown(struct ps_proxy *px, enum ps_proxy_side to)
+{
+	uint32_t fin_flag = to == PS_SIDE_SRV ? PS_PROXY_F_SRV_FIN : PS_PROXY_F_CLI_FIN;
+	struct ps_tcp_ep *b = ep_of(px, to);
+
+	if ((px->flags & fin_flag) || ps_tcp_state(b) == PS_TCP_ST_CLOSED)
+		return;
+	px->flags |= fin_flag;
+	ps_tcp_out_reset(px->run_io->out);
+	(void)ps_tcp_close(b, px->run_now, px->run_io->out);
+	flush(px, to, px->run_now, px->run_io, &px->run_ev[to]);
+}
+
+void
+ps_proxy_relay(struct ps_proxy *px, enum ps_proxy_side from)
+{
+	relay(px, from, px->run_now, px->run_io, px->run_ev);
+}
+
+void
+ps_proxy_kill(struct ps_proxy *px)
+{
+	const struct ps_proxy_io *io = px->run_io;
+	uint64_t now = px->run_now;
+
+	px->flags |= PS_PROXY_F_RESET;
+	ps_tcp_out_reset(io->out);
+	if (ps_tcp_state(&px->cli) == PS_TCP_ST_SYN_RCVD &&
+	    !(px->flags & PS_PROXY_F_ACCEPTED))
+		(void)ps_tcp_refuse(&px->cli, now, io->out);
+	else
+		ps_tcp_abort(&px->cli, now, io->out);
+	flush(px, PS_SIDE_CLI, now, io, &px->run_ev[PS_SIDE_CLI]);
+	ps_tcp_out_reset(io->out);
+	ps_tcp_abort(&px->srv, now, io->out);
+	flush(px, PS_SIDE_SRV, now, io, &px->run_ev[PS_SIDE_SRV]);
 }
 
 int

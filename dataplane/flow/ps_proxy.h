@@ -60,6 +60,22 @@ struct ps_proxy_io {
 #define PS_PROXY_F_ACCEPTED	0x10u	/* client answered */
 #define PS_PROXY_F_RESET	0x20u	/* ended by RST or timeout */
 
+struct ps_proxy;
+
+/*
+ * A stage between the two endpoints (e.g. TLS interception) replaces the
+ * plain byte relay. run() is called on every round of the proxy's event
+ * loop while the connection is not reset: after each input segment, timer
+ * and event. It moves bytes with the ps_proxy_peek/consume/send/shutdown
+ * calls below, which are valid only inside run(), and must make progress
+ * only when it can (no busy loop: return when blocked, it is called again
+ * when anything changes).
+ */
+struct ps_proxy_stage {
+	void (*run)(struct ps_proxy *px, void *arg);
+	void *arg;
+};
+
 struct ps_proxy {
 	struct ps_tcp_ep cli;
 	struct ps_tcp_ep srv;
@@ -67,6 +83,12 @@ struct ps_proxy {
 	struct ps_tcp_frame_spec to_srv;
 	uint32_t flags;				/* PS_PROXY_F_* */
 	uint64_t relayed[2];			/* bytes: [0] client->server, [1] server->client */
+	const struct ps_proxy_stage *stage;	/* NULL: plain relay */
+
+	/* Context of the current event-loop round, for the stage calls. */
+	uint64_t run_now;
+	const struct ps_proxy_io *run_io;
+	uint32_t *run_ev;
 };
 
 /*
@@ -108,6 +130,48 @@ ps_proxy_done(const struct ps_proxy *px)
 /* Abort both sides (RST to each that is synchronized), e.g. at shutdown. */
 void ps_proxy_abort(struct ps_proxy *px, uint64_t now,
 		    const struct ps_proxy_io *io);
+
+/*
+ * Install (or remove, NULL) the stage of px; borrowed for the proxy's life.
+ * Set it right after ps_proxy_open(), before any byte is relayed.
+ */
+static inline void
+ps_proxy_set_stage(struct ps_proxy *px, const struct ps_proxy_stage *stage)
+{
+	px->stage = stage;
+}
+
+/*
+ * Stage calls, inside ps_proxy_stage.run() only. "from" names the side whose
+ * peer sent the bytes, "to" the side they go to.
+ *
+ * ps_proxy_peek(): the first contiguous run of bytes received from side's
+ * peer and not consumed yet (its length; 0 when none); ps_proxy_consume()
+ * releases n of them (the window reopens). ps_proxy_eof(): side's peer sent
+ * FIN and every byte before it was consumed.
+ */
+uint32_t ps_proxy_peek(struct ps_proxy *px, enum ps_proxy_side from,
+		       const uint8_t **data);
+void ps_proxy_consume(struct ps_proxy *px, enum ps_proxy_side from, uint32_t n);
+bool ps_proxy_eof(const struct ps_proxy *px, enum ps_proxy_side from);
+
+/*
+ * ps_proxy_room(): free send space towards side, bytes (0 once it is
+ * closing or closed). ps_proxy_send() queues up to n bytes towards side
+ * and sends what the windows allow; returns the bytes taken (counted in
+ * px->relayed). ps_proxy_shutdown() closes towards side with a FIN after
+ * what is queued (once; no-op later).
+ */
+uint32_t ps_proxy_room(const struct ps_proxy *px, enum ps_proxy_side to);
+uint32_t ps_proxy_send(struct ps_proxy *px, enum ps_proxy_side to,
+		       const uint8_t *data, uint32_t n);
+void ps_proxy_shutdown(struct ps_proxy *px, enum ps_proxy_side to);
+
+/* The plain relay of what side from's peer sent, FIN included (pass-through). */
+void ps_proxy_relay(struct ps_proxy *px, enum ps_proxy_side from);
+
+/* Reset both connections (RST to each side that is synchronized). */
+void ps_proxy_kill(struct ps_proxy *px);
 
 /* Release the endpoints' buffers; px itself is the caller's. */
 void ps_proxy_free(struct ps_proxy *px);

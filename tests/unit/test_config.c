@@ -173,6 +173,50 @@ test_minimal(void **state)
 	assert_int_equal(cfg.ports[1].mtu, 1500);
 }
 
+/* TLS interception settings and tool-port options. */
+static void
+test_tls(void **state)
+{
+	struct ps_config cfg;
+	char err[ERR_LEN];
+
+	(void)state;
+	if (parse(CFG(""), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_false(cfg.tls.enabled);
+	assert_true(cfg.tls.trust_system);
+	assert_int_equal(cfg.ports[0].tool.mss, 1460);
+	if (parse(CFG_PORTS(NET_A "," NET_B "," PORT("t", "net_ring2", "'role':'tool-oob',"
+			    "'tool':{'dport_rewrite':80,'vlan':42,'src_mac':'02:00:00:00:00:01',"
+			    "'dst_mac':'aa:bb:cc:dd:ee:0f','mss':1200}")), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.ports[2].tool.dport_rewrite, 80);
+	assert_true(cfg.ports[2].tool.has_vlan);
+	assert_int_equal(cfg.ports[2].tool.vlan_tci, 42);
+	assert_true(cfg.ports[2].tool.has_src_mac);
+	assert_int_equal(cfg.ports[2].tool.src_mac[5], 1);
+	assert_int_equal(cfg.ports[2].tool.dst_mac[0], 0xaa);
+	assert_int_equal(cfg.ports[2].tool.dst_mac[5], 0x0f);
+	assert_int_equal(cfg.ports[2].tool.mss, 1200);
+	if (parse(CFG(",'tls':{'ca_cert':'/etc/ps/ca.crt','ca_key':'/etc/ps/ca.key',"
+		      "'untrusted_ca_cert':'u.crt','untrusted_ca_key':'u.key',"
+		      "'verify_failure':'resign-untrusted','trust_system':false,"
+		      "'trust_bundle':'b.pem','session_cache':0,'session_timeout_s':60,"
+		      "'forge_cache':100,'keylog_file':'/tmp/kl'}"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_true(cfg.tls.enabled);
+	assert_string_equal(cfg.tls.ca_cert, "/etc/ps/ca.crt");
+	assert_string_equal(cfg.tls.ca_key, "/etc/ps/ca.key");
+	assert_string_equal(cfg.tls.untrusted_ca_key, "u.key");
+	assert_int_equal(cfg.tls.verify_failure, PS_VERIFY_FAIL_RESIGN_UNTRUSTED);
+	assert_false(cfg.tls.trust_system);
+	assert_string_equal(cfg.tls.trust_bundle, "b.pem");
+	assert_int_equal(cfg.tls.session_cache, 0);
+	assert_int_equal(cfg.tls.session_timeout_s, 60);
+	assert_int_equal(cfg.tls.forge_cache, 100);
+	assert_string_equal(cfg.tls.keylog_file, "/tmp/kl");
+}
+
 static void
 test_docs_example(void **state)
 {
@@ -386,12 +430,31 @@ static struct bad_case bad_cases[] = {
 
 	/* keys */
 	BAD("unknown_top_key", CFG(",'colour':'blue'"),
-	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, tcp, control, log)"),
+	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, tcp, tls, control, log)"),
 	BAD("unknown_eal_key", CFG(",'eal':{'memory_mb':512,'colour':1}"),
 	    "t.json: eal.colour: unknown key (expected one of: memory_mb, hugepages, file_prefix, args)"),
 	BAD("unknown_port_key",
 	    CFG_PORTS(NET_A "," PORT("net-b", "net_ring1", NET("seg0", "b") ",'speed':10")),
-	    "t.json: ports[1].speed: unknown key (expected one of: name, device, role, segment, pair, side, mtu)"),
+	    "t.json: ports[1].speed: unknown key (expected one of: name, device, role, segment, pair, side, mtu, tool)"),
+	BAD("tls_without_ca", CFG(",'tls':{'keylog_file':'/tmp/k'}"),
+	    "t.json: tls: missing required key \"ca_cert\""),
+	BAD("tls_empty_path", CFG(",'tls':{'ca_cert':''}"),
+	    "t.json: tls.ca_cert: expected a file path, found \"\""),
+	BAD("tls_bad_action", CFG(",'tls':{'ca_cert':'c','verify_failure':'ignore'}"),
+	    "t.json: tls.verify_failure: expected one of \"reject\", \"resign-untrusted\", found \"ignore\""),
+	BAD("tls_resign_without_ca", CFG(",'tls':{'ca_cert':'c','verify_failure':'resign-untrusted'}"),
+	    "t.json: tls.verify_failure: \"resign-untrusted\" needs untrusted_ca_cert"),
+	BAD("tls_no_anchor", CFG(",'tls':{'ca_cert':'c','trust_system':false}"),
+	    "t.json: tls: no trust anchors for upstream servers: set trust_system or trust_bundle"),
+	BAD("tool_on_net_port",
+	    CFG_PORTS(NET_A "," PORT("net-b", "net_ring1", NET("seg0", "b") ",'tool':{'mss':1000}")),
+	    "t.json: ports[1].tool: only a port of role \"tool-oob\" takes tool settings"),
+	BAD("tool_multicast_mac",
+	    CFG_PORTS(NET_A "," NET_B "," PORT("t", "net_ring2", "'role':'tool-oob','tool':{'src_mac':'01:00:5e:00:00:01'}")),
+	    "t.json: ports[2].tool.src_mac: expected a unicast MAC address \"aa:bb:cc:dd:ee:ff\", found \"01:00:5e:00:00:01\""),
+	BAD("tool_bad_vlan",
+	    CFG_PORTS(NET_A "," NET_B "," PORT("t", "net_ring2", "'role':'tool-oob','tool':{'vlan':4095}")),
+	    "t.json: ports[2].tool.vlan: expected an integer 1..4094, found 4095"),
 	BAD("unknown_key_not_a_word", CFG(",'limits':{'max flows':1}"),
 	    "t.json: limits[\"max flows\"]: unknown key (expected one of: rx_desc, tx_desc, burst, max_flows)"),
 	BAD("missing_lcores", "{'ports':[" NET_A "," NET_B "]}",
@@ -851,6 +914,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_intercept),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_docs_example),
 		cmocka_unit_test(test_pci_example),
 		cmocka_unit_test(test_comments),

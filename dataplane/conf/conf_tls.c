@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Configuration of TLS interception (section "tls") and of what tool ports
+ * receive (ports[].tool). Files named here are only checked for form: the
+ * data plane opens them at start and reports what is wrong with them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf_priv.h"
+
+#define DEFAULT_SESSION_CACHE		20000
+#define DEFAULT_SESSION_TIMEOUT_S	300
+#define DEFAULT_FORGE_CACHE		4096
+#define DEFAULT_TOOL_MSS		1460
+
+void
+conf_tls_defaults(struct ps_config *cfg)
+{
+	unsigned int i;
+
+	cfg->tls.trust_system = true;
+	cfg->tls.verify_failure = PS_VERIFY_FAIL_REJECT;
+	cfg->tls.session_cache = DEFAULT_SESSION_CACHE;
+	cfg->tls.session_timeout_s = DEFAULT_SESSION_TIMEOUT_S;
+	cfg->tls.forge_cache = DEFAULT_FORGE_CACHE;
+	for (i = 0; i < PS_PORTS_MAX; i++)
+		cfg->ports[i].tool.mss = DEFAULT_TOOL_MSS;
+}
+
+/* Optional file path member: a non-empty string that fits PS_PATH_MAX. */
+static int
+opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
+	 char out[PS_PATH_MAX])
+{
+	static const char expect[] = "a file path";
+	char p[CONF_PATH_LEN];
+	const char *s;
+	json_t *v;
+	size_t n;
+	int rc;
+
+	v = conf_member(obj, path, key, p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	rc = conf_string_value(c, v, p, expect, &s, &n);
+	if (rc < 0)
+		return rc;
+	if (n == 0 || n >= PS_PATH_MAX || memchr(s, '\0', n) != NULL)
+		return conf_value_fail(c, p, expect, v);
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+int
+conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"ca_cert", "ca_key", "ca_passphrase_file",
+		"untrusted_ca_cert", "untrusted_ca_key", "untrusted_ca_passphrase_file",
+		"trust_system", "trust_bundle", "verify_failure",
+		"session_cache", "session_timeout_s", "forge_cache", "keylog_file",
+		NULL
+	};
+	static const char *const req[] = { "ca_cert", NULL };
+	static const char *const actions[] = { "reject", "resign-untrusted", NULL };
+	struct ps_tls_settings *t = &c->cfg.tls;
+	unsigned int action = t->verify_failure;
+	char p[CONF_PATH_LEN];
+	int rc;
+
+	rc = conf_object_check(c, obj, path, keys, req);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "ca_cert", t->ca_cert);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "ca_key", t->ca_key);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "ca_passphrase_file", t->ca_passphrase_file);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "untrusted_ca_cert", t->untrusted_ca_cert);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "untrusted_ca_key", t->untrusted_ca_key);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "untrusted_ca_passphrase_file",
+			      t->untrusted_ca_passphrase_file);
+	if (rc == 0)
+		rc = conf_opt_bool(c, obj, path, "trust_system", &t->trust_system);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "trust_bundle", t->trust_bundle);
+	if (rc == 0)
+		rc = conf_opt_enum(c, obj, path, "verify_failure", actions, &action);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "session_cache", 0, 10000000,
+				   &t->session_cache);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "session_timeout_s", 1, 86400,
+				   &t->session_timeout_s);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "forge_cache", 16, 10000000,
+				   &t->forge_cache);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "keylog_file", t->keylog_file);
+	if (rc < 0)
+		return rc;
+	t->verify_failure = (enum ps_verify_fail_action)action;
+	if (t->verify_failure == PS_VERIFY_FAIL_RESIGN_UNTRUSTED &&
+	    t->untrusted_ca_cert[0] == '\0') {
+		conf_path_key(p, sizeof(p), path, "verify_failure");
+		return conf_fail(c, p, "\"resign-untrusted\" needs untrusted_ca_cert");
+	}
+	if (!t->trust_system && t->trust_bundle[0] == '\0')
+		return conf_fail(c, path, "no trust anchors for upstream servers: "
+				 "set trust_system or trust_bundle");
+	t->enabled = true;
+	return 0;
+}
+
+/* "aa:bb:cc:dd:ee:ff", unicast. */
+static int
+mac_value(struct conf_ctx *c, const json_t *v, const char *path, uint8_t mac[6])
+{
+	static const char expect[] = "a unicast MAC address \"aa:bb:cc:dd:ee:ff\"";
+	unsigned int b[6];
+	const char *s;
+	size_t n;
+	int rc, i;
+	char tail;
+
+	rc = conf_string_value(c, v, path, expect, &s, &n);
+	if (rc < 0)
+		return rc;
+	if (n != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
+			      &b[3], &b[4], &b[5], &tail) != 6 || (b[0] & 1) != 0)
+		return conf_value_fail(c, path, expect, v);
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+int
+conf_parse_port_tool(struct conf_ctx *c, json_t *obj, const char *path,
+		     struct ps_port_cfg *port)
+{
+	static const char *const keys[] = {
+		"dport_rewrite", "vlan", "dst_mac", "src_mac", "mss", NULL
+	};
+	struct ps_tool_port_cfg *t = &port->tool;
+	char p[CONF_PATH_LEN], pk[CONF_PATH_LEN];
+	unsigned int u;
+	json_t *v, *e;
+	int rc;
+
+	v = conf_member(obj, path, "tool", p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	if (port->role != PS_ROLE_TOOL_OOB)
+		return conf_fail(c, p, "only a port of role \"tool-oob\" takes tool settings");
+	rc = conf_object_check(c, v, p, keys, NULL);
+	if (rc < 0)
+		return rc;
+	u = 0;
+	rc = conf_opt_uint(c, v, p, "dport_rewrite", 1, 65535, &u);
+	if (rc < 0)
+		return rc;
+	t->dport_rewrite = (uint16_t)u;
+	e = conf_member(v, p, "vlan", pk, sizeof(pk));
+	if (e != NULL) {
+		rc = conf_uint_value(c, e, pk, 1, 4094, &u);
+		if (rc < 0)
+			return rc;
+		t->has_vlan = true;
+		t->vlan_tci = (uint16_t)u;
+	}
+	e = conf_member(v, p, "dst_mac", pk, sizeof(pk));
+	if (e != NULL) {
+		rc = mac_value(c, e, pk, t->dst_mac);
+		if (rc < 0)
+			return rc;
+		t->has_dst_mac = true;
+	}
+	e = conf_member(v, p, "src_mac", pk, sizeof(pk));
+	if (e != NULL) {
+		rc = mac_value(c, e, pk, t->src_mac);
+		if (rc < 0)
+			return rc;
+		t->has_src_mac = true;
+	}
+	u = t->mss;
+	rc = conf_opt_uint(c, v, p, "mss", 536, 9000, &u);
+	t->mss = (uint16_t)u;
+	return rc;
+}

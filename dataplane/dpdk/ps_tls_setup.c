@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Start-up of TLS interception and of the tool ports: the appliance CA(s),
+ * the forgers and the shared TLS context, built once from the
+ * configuration before any worker runs, then used by every worker.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ps_dp.h"
+
+static const char *
+or_null(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+static int
+load_ca(const char *what, const char *cert, const char *key, const char *pass,
+	unsigned int cache, struct ps_tls_ca **ca, struct ps_tls_forge **forge,
+	char *err, size_t errlen)
+{
+	char why[384];
+	int rc;
+
+	rc = ps_tls_ca_load(cert, or_null(key), or_null(pass), ca, why, sizeof(why));
+	if (rc == 0)
+		rc = ps_tls_forge_new(*ca, cache, forge, why, sizeof(why));
+	if (rc < 0)
+		snprintf(err, errlen, "tls.%s: %s", what, why);
+	return rc;
+}
+
+static void
+tools_setup(struct ps_dp *dp)
+{
+	const struct ps_config *cfg = dp->cfg;
+	unsigned int i;
+
+	dp->n_tools = 0;
+	for (i = 0; i < cfg->n_ports; i++) {
+		const struct ps_tool_port_cfg *pc = &cfg->ports[i].tool;
+		struct ps_tool_cfg *tc;
+
+		if (cfg->ports[i].role != PS_ROLE_TOOL_OOB)
+			continue;
+		tc = &dp->tool_cfg[dp->n_tools];
+		memset(tc, 0, sizeof(*tc));
+		tc->mss = pc->mss;
+		tc->dport_rewrite = pc->dport_rewrite;
+		tc->has_vlan = pc->has_vlan;
+		tc->vlan_tci = pc->vlan_tci;
+		tc->has_dst_mac = pc->has_dst_mac;
+		memcpy(tc->dst_mac, pc->dst_mac, sizeof(tc->dst_mac));
+		tc->has_src_mac = pc->has_src_mac;
+		memcpy(tc->src_mac, pc->src_mac, sizeof(tc->src_mac));
+		dp->tool_port[dp->n_tools++] = (uint16_t)i;
+	}
+}
+
+int
+ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
+{
+	const struct ps_tls_settings *ts = &dp->cfg->tls;
+	struct ps_tls_icpt_cfg ic;
+	char why[384];
+	int rc;
+
+	tools_setup(dp);
+	if (!ts->enabled)
+		return 0;
+	rc = load_ca("ca_cert", ts->ca_cert, ts->ca_key, ts->ca_passphrase_file,
+		     ts->forge_cache, &dp->ca, &dp->forge, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (ts->untrusted_ca_cert[0] != '\0') {
+		rc = load_ca("untrusted_ca_cert", ts->untrusted_ca_cert,
+			     ts->untrusted_ca_key, ts->untrusted_ca_passphrase_file,
+			     ts->forge_cache, &dp->ca_untrusted, &dp->forge_untrusted,
+			     err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	memset(&ic, 0, sizeof(ic));
+	ic.forge = dp->forge;
+	ic.forge_untrusted = dp->forge_untrusted;
+	ic.on_verify_fail = ts->verify_failure == PS_VERIFY_FAIL_RESIGN_UNTRUSTED ?
+			    PS_TLS_VFAIL_RESIGN_UNTRUSTED : PS_TLS_VFAIL_REJECT;
+	ic.trust_system = ts->trust_system;
+	ic.ca_file = or_null(ts->trust_bundle);
+	ic.sess_entries = ts->session_cache;
+	ic.sess_timeout_s = ts->session_timeout_s;
+	ic.keylog_file = or_null(ts->keylog_file);
+	rc = ps_tls_icpt_init(&dp->icpt, &ic, why, sizeof(why));
+	if (rc < 0) {
+		snprintf(err, errlen, "tls: %s", why);
+		return rc;
+	}
+	dp->tls_on = true;
+	return 0;
+}
+
+void
+ps_tls_stop(struct ps_dp *dp)
+{
+	if (dp->tls_on)
+		ps_tls_icpt_fini(&dp->icpt);
+	dp->tls_on = false;
+	ps_tls_forge_free(dp->forge);
+	ps_tls_forge_free(dp->forge_untrusted);
+	ps_tls_ca_free(dp->ca);
+	ps_tls_ca_free(dp->ca_untrusted);
+	dp->forge = dp->forge_untrusted = NULL;
+	dp->ca = dp->ca_untrusted = NULL;
+}

@@ -1,0 +1,936 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * TLS interception of one flow, as a stage of the flow proxy. The sequence
+ * is the one of ps_tls_flow.h; docs/interception.md tells it in prose.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ps_tls_flow.h"
+
+/* Plaintext read per step, and the records a leg may have pending before
+ * the other leg stops being read (back-pressure). */
+#define PLAIN_CHUNK	16384u
+#define WIRE_HIWAT	(64u * 1024u)
+
+static const char *const counter_names[PS_TLSF_MAX] = {
+#define PS_TLSF_NAME(name, str) str,
+	PS_TLSF_COUNTERS(PS_TLSF_NAME)
+#undef PS_TLSF_NAME
+};
+
+const char *
+ps_tlsf_counter_name(enum ps_tlsf_counter c)
+{
+	return (unsigned int)c < PS_TLSF_MAX ? counter_names[c] : "invalid";
+}
+
+const char *
+ps_tls_flow_state_name(enum ps_tls_flow_state st)
+{
+	static const char *const names[] = {
+		[PS_TLSF_ST_HELLO] = "hello",
+		[PS_TLSF_ST_PASS] = "pass",
+		[PS_TLSF_ST_UPSTREAM] = "upstream",
+		[PS_TLSF_ST_CLIENT] = "client",
+		[PS_TLSF_ST_ESTABLISHED] = "established",
+		[PS_TLSF_ST_DONE] = "done",
+	};
+
+	return (unsigned int)st < sizeof(names) / sizeof(names[0]) ? names[st] : "invalid";
+}
+
+static inline void
+count(struct ps_tls_flow *t, enum ps_tlsf_counter c)
+{
+	t->stats->c[c]++;
+}
+
+static inline enum ps_proxy_side
+other(enum ps_proxy_side s)
+{
+	return s == PS_SIDE_CLI ? PS_SIDE_SRV : PS_SIDE_CLI;
+}
+
+static inline struct ps_tls_conn *
+conn_of(struct ps_tls_flow *t, enum ps_proxy_side s)
+{
+	return s == PS_SIDE_CLI ? t->cli : t->up;
+}
+
+/* ------------------------------------------------------------------ */
+/* Upstream session cache: direct-mapped, one lock, serialized sessions. */
+
+#define SESS_KEY_MAX	(64u + PS_TLS_SNI_MAX + 1u)
+
+struct sess_ent {
+	uint32_t hash;
+	uint16_t key_len;
+	uint8_t key[SESS_KEY_MAX];
+	uint64_t expires_s;
+	uint8_t *der;
+	size_t der_len;
+};
+
+struct ps_tls_sess_cache {
+	pthread_mutex_t lock;
+	unsigned int n;
+	unsigned int timeout_s;
+	struct sess_ent *e;
+};
+
+static uint64_t
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+int
+ps_tls_sess_cache_new(unsigned int entries, unsigned int timeout_s,
+		      struct ps_tls_sess_cache **out)
+{
+	struct ps_tls_sess_cache *c;
+
+	if (entries == 0 || timeout_s == 0)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->e = calloc(entries, sizeof(*c->e));
+	if (c->e == NULL) {
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->n = entries;
+	c->timeout_s = timeout_s;
+	*out = c;
+	return 0;
+}
+
+void
+ps_tls_sess_cache_free(struct ps_tls_sess_cache *c)
+{
+	unsigned int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		free(c->e[i].der);
+	pthread_mutex_destroy(&c->lock);
+	free(c->e);
+	free(c);
+}
+
+/* FNV-1a: the key is ours (addresses and SNI), not attacker-chosen in bulk. */
+static uint32_t
+key_hash(const uint8_t *k, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h;
+}
+
+/* The full cache key of t: upstream address and port, then the SNI. */
+static size_t
+sess_key(const struct ps_tls_flow *t, uint8_t key[SESS_KEY_MAX])
+{
+	size_t sni = strlen(t->sni);
+
+	memcpy(key, t->sess_key, t->sess_key_len);
+	key[t->sess_key_len] = 0;
+	memcpy(key + t->sess_key_len + 1, t->sni, sni);
+	return t->sess_key_len + 1 + sni;
+}
+
+/* Offer a cached session for t's server on its upstream leg. */
+static void
+sess_offer(struct ps_tls_flow *t)
+{
+	struct ps_tls_sess_cache *c = t->ic->up_sessions;
+	uint8_t key[SESS_KEY_MAX], *der = NULL;
+	size_t klen, der_len = 0;
+	struct sess_ent *e;
+	uint32_t h;
+
+	if (c == NULL)
+		return;
+	klen = sess_key(t, key);
+	h = key_hash(key, klen);
+	pthread_mutex_lock(&c->lock);
+	e = &c->e[h % c->n];
+	if (e->der != NULL && e->hash == h && e->key_len == klen &&
+	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
+		der = malloc(e->der_len);
+		if (der != NULL) {
+			memcpy(der, e->der, e->der_len);
+			der_len = e->der_len;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (der == NULL)
+		return;
+	if (ps_tls_conn_set_session(t->up, der, der_len) == 0)
+		count(t, PS_TLSF_SESS_OFFERED);
+	free(der);
+}
+
+/* Keep t's upstream session once there is one (TLS 1.3: after a ticket). */
+static void
+sess_store(struct ps_tls_flow *t)
+{
+	struct ps_tls_sess_cache *c = t->ic->up_sessions;
+	uint8_t key[SESS_KEY_MAX], *der, *old;
+	size_t klen, der_len;
+	struct sess_ent *e;
+	uint32_t h;
+
+	/* Only sessions whose chain verified: a resumed session skips the
+	 * chain, so an unverified one must never be resumed. */
+	if (c == NULL || t->up_sess_stored || t->verify_result != X509_V_OK)
+		return;
+	if (ps_tls_conn_get_session(t->up, &der, &der_len) < 0)
+		return;
+	t->up_sess_stored = true;
+	klen = sess_key(t, key);
+	h = key_hash(key, klen);
+	pthread_mutex_lock(&c->lock);
+	e = &c->e[h % c->n];
+	old = e->der;
+	e->hash = h;
+	e->key_len = (uint16_t)klen;
+	memcpy(e->key, key, klen);
+	e->der = der;
+	e->der_len = der_len;
+	e->expires_s = mono_s() + c->timeout_s;
+	pthread_mutex_unlock(&c->lock);
+	free(old);
+	count(t, PS_TLSF_SESS_STORED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Moving bytes between a TCP side and its TLS leg. */
+
+/* Feed what side's peer sent into conn, as much as conn takes. */
+static void
+feed_from(struct ps_proxy *px, enum ps_proxy_side side, struct ps_tls_conn *conn)
+{
+	const uint8_t *d;
+	uint32_t n;
+
+	while ((n = ps_proxy_peek(px, side, &d)) > 0) {
+		size_t took = ps_tls_conn_feed(conn, d, n);
+
+		ps_proxy_consume(px, side, (uint32_t)took);
+		if (took < n)
+			break;
+	}
+}
+
+/* Send conn's pending records towards side, as much as TCP takes. */
+static void
+flush_wire(struct ps_proxy *px, enum ps_proxy_side side, struct ps_tls_conn *conn)
+{
+	uint8_t buf[PLAIN_CHUNK];
+
+	while (conn != NULL && ps_tls_conn_wire_pending(conn) > 0) {
+		uint32_t room = ps_proxy_room(px, side);
+		size_t n;
+
+		if (room == 0)
+			break;
+		n = ps_tls_conn_pull_wire(conn, buf, room < sizeof(buf) ? room : sizeof(buf));
+		if (n == 0)
+			break;
+		/* room was checked: TCP takes all of it. */
+		(void)ps_proxy_send(px, side, buf, (uint32_t)n);
+	}
+}
+
+static void
+set_why(struct ps_tls_flow *t, const char *why, const struct ps_tls_conn *conn)
+{
+	if (t->why[0] != '\0')
+		return;
+	if (conn != NULL && ps_tls_conn_reason(conn)[0] != '\0')
+		snprintf(t->why, sizeof(t->why), "%s: %s", why, ps_tls_conn_reason(conn));
+	else
+		snprintf(t->why, sizeof(t->why), "%s", why);
+}
+
+/* Close towards side with a FIN once every pending record is out. */
+static void
+fin_when_flushed(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side side)
+{
+	struct ps_tls_conn *conn = conn_of(t, side);
+
+	if (t->fin_sent[side])
+		return;
+	flush_wire(px, side, conn);
+	if (conn != NULL && ps_tls_conn_wire_pending(conn) > 0)
+		return;
+	t->fin_sent[side] = true;
+	ps_proxy_shutdown(px, side);
+}
+
+/* A TLS failure after the legs are up: reset both, as a TCP peer would. */
+static void
+fail_reset(struct ps_tls_flow *t, struct ps_proxy *px, const char *why,
+	   const struct ps_tls_conn *conn)
+{
+	set_why(t, why, conn);
+	if (t->tapped && t->tap != NULL && t->tap->close != NULL)
+		t->tap->close(t->tap->arg, 0, true);
+	t->tapped = false;
+	t->state = PS_TLSF_ST_DONE;
+	ps_proxy_kill(px);
+}
+
+/* ------------------------------------------------------------------ */
+/* HELLO: read the client's first bytes. */
+
+static void
+hello_free(struct ps_tls_flow *t)
+{
+	free(t->rd);
+	free(t->rd_msg);
+	free(t->rd_raw);
+	t->rd = NULL;
+	t->rd_msg = NULL;
+	t->rd_raw = NULL;
+}
+
+static void
+to_pass(struct ps_tls_flow *t, enum ps_tlsf_counter why)
+{
+	count(t, why);
+	t->state = PS_TLSF_ST_PASS;
+	t->held_off = 0;
+}
+
+/* Allocate the reader for the hello whose first 9 bytes are in t->head. */
+static int
+hello_start(struct ps_tls_flow *t)
+{
+	uint32_t msg = PS_TLS_HELLO_MAX, raw;
+	uint32_t rec = (uint32_t)t->head[3] << 8 | t->head[4];
+
+	/* head[6..8] is the hello's length only when the first record holds
+	 * the whole 4-byte handshake header: a first record of 1 to 3 bytes
+	 * (legal fragmentation) leaves the next record's header there, which
+	 * would undersize the buffer and refuse a valid hello. */
+	if (t->head[0] == PS_TLS_CT_HANDSHAKE && rec >= PS_TLS_HS_HLEN &&
+	    t->head[5] == PS_TLS_HS_CLIENT_HELLO) {
+		uint32_t body = (uint32_t)t->head[6] << 16 | (uint32_t)t->head[7] << 8 |
+				t->head[8];
+
+		if (body + PS_TLS_HS_HLEN < msg)
+			msg = body + PS_TLS_HS_HLEN;
+	}
+	/* As many records as the reader ever accepts (PS_TLS_HELLO_RAW_MAX). */
+	raw = msg + 64u * PS_TLS_RECORD_HLEN;
+	t->rd = malloc(sizeof(*t->rd));
+	t->rd_msg = malloc(msg);
+	t->rd_raw = malloc(raw);
+	if (t->rd == NULL || t->rd_msg == NULL || t->rd_raw == NULL) {
+		hello_free(t);
+		return -ENOMEM;
+	}
+	ps_tls_hello_init(t->rd, t->rd_msg, msg, t->rd_raw, raw);
+	return 0;
+}
+
+/* Copy the client's ALPN list, whole names only, as far as it fits. */
+static void
+keep_alpn(struct ps_tls_flow *t, const struct ps_tls_client_hello *h)
+{
+	const uint8_t *proto;
+	size_t cur = 0, plen;
+
+	t->alpn_len = 0;
+	while (ps_tls_alpn_next(h, &cur, &proto, &plen)) {
+		if (plen == 0 || t->alpn_len + 1u + plen > sizeof(t->alpn))
+			break;
+		t->alpn[t->alpn_len] = (uint8_t)plen;
+		memcpy(t->alpn + t->alpn_len + 1, proto, plen);
+		t->alpn_len = (uint16_t)(t->alpn_len + 1 + plen);
+	}
+}
+
+static void
+upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	const struct ps_tls_client_hello *h = ps_tls_hello_result(t->rd);
+	bool has_ext = h->signature_algorithms.p != NULL;
+	uint16_t sigalgs[128];
+	unsigned int i, n = 0;
+
+	count(t, PS_TLSF_HELLO_TLS);
+	if (h->sni_valid)
+		snprintf(t->sni, sizeof(t->sni), "%s", h->sni);
+	keep_alpn(t, h);
+	t->client_max_version = ps_tls_hello_max_version(h);
+	for (i = 0; i < h->signature_algorithms.n && n < 128; i++)
+		sigalgs[n++] = ps_tls_u16_at(&h->signature_algorithms, i);
+	t->leaf_type = ps_tls_leaf_type_for(sigalgs, n, has_ext);
+
+	if (ps_tls_conn_new(t->ic->up_ctx, t->sni[0] != '\0' ? t->sni : NULL,
+			    t->alpn_len > 0 ? t->alpn : NULL, t->alpn_len, &t->up) < 0) {
+		count(t, PS_TLSF_UP_FAILED);
+		fail_reset(t, px, "upstream leg: out of memory", NULL);
+		return;
+	}
+	sess_offer(t);
+	t->state = PS_TLSF_ST_UPSTREAM;
+}
+
+static void
+step_hello(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	enum ps_tls_verdict v = PS_TLS_NEED_MORE;
+	const uint8_t *d;
+	uint32_t n;
+
+	/* A server that speaks first (SMTP, FTP, SSH banners) is no TLS
+	 * server: relay the flow untouched. */
+	if (ps_proxy_peek(px, PS_SIDE_SRV, &d) > 0 || ps_proxy_eof(px, PS_SIDE_SRV)) {
+		to_pass(t, PS_TLSF_PASS_SERVER_FIRST);
+		return;
+	}
+	while ((n = ps_proxy_peek(px, PS_SIDE_CLI, &d)) > 0) {
+		size_t used = 0;
+
+		if (t->rd == NULL) {
+			/* The record and handshake headers give the hello's
+			 * length: the reader is sized to it. */
+			uint32_t take = PS_TLSF_HEAD - t->head_len;
+
+			if (take > n)
+				take = n;
+			memcpy(t->head + t->head_len, d, take);
+			t->head_len = (uint8_t)(t->head_len + take);
+			ps_proxy_consume(px, PS_SIDE_CLI, take);
+			v = ps_tls_classify(t->head, t->head_len);
+			if (v == PS_TLS_NOT_TLS || v == PS_TLS_SSLV2) {
+				to_pass(t, PS_TLSF_PASS_NOT_TLS);
+				return;
+			}
+			/* Looks like TLS so far: the reader decides. */
+			v = PS_TLS_NEED_MORE;
+			if (t->head_len < PS_TLSF_HEAD)
+				continue;
+			if (hello_start(t) < 0) {
+				fail_reset(t, px, "hello reader: out of memory", NULL);
+				return;
+			}
+			v = ps_tls_hello_feed(t->rd, t->head, t->head_len, &used);
+			if (v != PS_TLS_NEED_MORE) {
+				/* Refused within the head (e.g. a record over
+				 * 2^14): the reader kept only the bytes before
+				 * the fault, but all head_len were taken from
+				 * TCP. Drop it so PASS replays t->head whole. */
+				if (v != PS_TLS_OK)
+					hello_free(t);
+				break;
+			}
+			continue;
+		}
+		v = ps_tls_hello_feed(t->rd, d, n, &used);
+		ps_proxy_consume(px, PS_SIDE_CLI, (uint32_t)used);
+		if (v != PS_TLS_NEED_MORE || used == 0)
+			break;
+	}
+	if (v == PS_TLS_NEED_MORE) {
+		if (ps_proxy_eof(px, PS_SIDE_CLI))
+			to_pass(t, PS_TLSF_PASS_NO_HELLO);
+		return;
+	}
+	if (v != PS_TLS_OK) {
+		/* Not a hello we understand: the server decides what it is. */
+		to_pass(t, v == PS_TLS_NOT_TLS || v == PS_TLS_SSLV2 ?
+			PS_TLSF_PASS_NOT_TLS : PS_TLSF_PASS_BAD_HELLO);
+		return;
+	}
+	upstream_start(t, px);
+}
+
+/* ------------------------------------------------------------------ */
+/* PASS: the held bytes first, then the plain relay. */
+
+static void
+step_pass(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	const uint8_t *held;
+	size_t n_held;
+
+	if (t->rd != NULL) {
+		n_held = ps_tls_hello_raw(t->rd, &held);
+	} else {
+		held = t->head;
+		n_held = t->head_len;
+	}
+	while (t->held_off < n_held) {
+		uint32_t w = ps_proxy_send(px, PS_SIDE_SRV, held + t->held_off,
+					   (uint32_t)(n_held - t->held_off));
+
+		if (w == 0)
+			return;
+		t->held_off += w;
+	}
+	hello_free(t);
+	t->head_len = 0;
+	t->held_off = 0;
+	ps_proxy_relay(px, PS_SIDE_CLI);
+	ps_proxy_relay(px, PS_SIDE_SRV);
+}
+
+/* ------------------------------------------------------------------ */
+/* UPSTREAM: our handshake with the server, the hello held meanwhile. */
+
+/* The client leg's certificate hook: the leaf forged for this flow. */
+static int
+cert_hook(struct ps_tls_conn *conn, void *arg)
+{
+	struct ps_tls_flow *t = ps_tls_conn_user(conn);
+
+	(void)arg;
+	if (t == NULL || t->leaf == NULL || t->leaf_key == NULL)
+		return -EPERM;	/* handshake_failure alert to the client */
+	return ps_tls_conn_use_cert(conn, t->leaf, ps_tls_forge_chain(t->leaf_forge),
+				    t->leaf_key) == 0 ? 0 : -EPERM;
+}
+
+/*
+ * Start the client leg: replay the held hello. Without a leaf (the server
+ * failed or was rejected) the hook refuses, and the client gets a
+ * handshake_failure alert from the leg itself.
+ */
+static void
+client_start(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	uint8_t sel[256];
+	const uint8_t *proto, *held;
+	size_t plen = 0, n_held, fed = 0;
+
+	if (t->leaf != NULL && ps_tls_conn_alpn(t->up, &proto, &plen) &&
+	    plen > 0 && plen < sizeof(sel)) {
+		sel[0] = (uint8_t)plen;
+		memcpy(sel + 1, proto, plen);
+		plen += 1;
+	} else {
+		plen = 0;
+	}
+	if (ps_tls_conn_new(t->ic->cli_ctx, NULL, plen > 0 ? sel : NULL, plen, &t->cli) < 0) {
+		fail_reset(t, px, "client leg: out of memory", NULL);
+		return;
+	}
+	ps_tls_conn_set_user(t->cli, t);
+	n_held = ps_tls_hello_raw(t->rd, &held);
+	/* The feed buffer holds four full records; a 64 KB hello fits. */
+	fed = ps_tls_conn_feed(t->cli, held, n_held);
+	hello_free(t);
+	if (fed < n_held) {
+		fail_reset(t, px, "client leg: hello does not fit the feed buffer", NULL);
+		return;
+	}
+	t->state = PS_TLSF_ST_CLIENT;
+}
+
+static void
+step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	enum ps_tls_status st;
+	struct ps_tls_forge *forge;
+	X509 *peer;
+
+	feed_from(px, PS_SIDE_SRV, t->up);
+	st = ps_tls_conn_handshake(t->up);
+	flush_wire(px, PS_SIDE_SRV, t->up);
+	if (st == PS_TLS_ST_WANT) {
+		if (ps_proxy_eof(px, PS_SIDE_SRV)) {
+			count(t, PS_TLSF_UP_FAILED);
+			set_why(t, "server closed during the handshake", NULL);
+			client_start(t, px);
+		}
+		return;
+	}
+	if (st != PS_TLS_ST_DONE) {
+		count(t, PS_TLSF_UP_FAILED);
+		set_why(t, "upstream handshake failed", t->up);
+		client_start(t, px);
+		return;
+	}
+	count(t, ps_tls_conn_session_reused(t->up) ? PS_TLSF_UP_RESUMED : PS_TLSF_UP_FULL);
+	t->verify_result = ps_tls_conn_verify_result(t->up);
+	forge = t->ic->forge;
+	if (t->verify_result != X509_V_OK) {
+		count(t, PS_TLSF_VERIFY_FAILED);
+		if (t->ic->on_verify_fail == PS_TLS_VFAIL_RESIGN_UNTRUSTED &&
+		    t->ic->forge_untrusted != NULL) {
+			count(t, PS_TLSF_VERIFY_RESIGNED);
+			forge = t->ic->forge_untrusted;
+		} else {
+			count(t, PS_TLSF_VERIFY_REJECTED);
+			snprintf(t->why, sizeof(t->why), "upstream certificate rejected: %s",
+				 ps_tls_conn_verify_reason(t->up));
+			forge = NULL;
+		}
+	}
+	peer = ps_tls_conn_peer_cert(t->up);
+	if (forge != NULL && peer != NULL &&
+	    ps_tls_forge_get(forge, peer, t->leaf_type, &t->leaf, &t->leaf_key) < 0) {
+		count(t, PS_TLSF_FORGE_FAILED);
+		set_why(t, "forging the leaf failed", NULL);
+	}
+	t->leaf_forge = forge;
+	client_start(t, px);
+}
+
+/* ------------------------------------------------------------------ */
+/* CLIENT: the client's handshake with us. */
+
+static void
+step_client(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	enum ps_tls_status st;
+
+	feed_from(px, PS_SIDE_CLI, t->cli);
+	st = ps_tls_conn_handshake(t->cli);
+	flush_wire(px, PS_SIDE_CLI, t->cli);
+	if (st == PS_TLS_ST_WANT || st == PS_TLS_ST_PAUSED) {
+		if (ps_proxy_eof(px, PS_SIDE_CLI)) {
+			count(t, PS_TLSF_CLI_FAILED);
+			set_why(t, "client closed during the handshake", NULL);
+			goto close_both;
+		}
+		return;
+	}
+	if (st != PS_TLS_ST_DONE) {
+		if (t->leaf != NULL) {
+			count(t, PS_TLSF_CLI_FAILED);
+			set_why(t, "client handshake failed", t->cli);
+		}
+		goto close_both;
+	}
+	count(t, ps_tls_conn_session_reused(t->cli) ? PS_TLSF_CLI_RESUMED : PS_TLSF_CLI_FULL);
+	count(t, PS_TLSF_DECRYPTED);
+	t->state = PS_TLSF_ST_ESTABLISHED;
+	t->tapped = true;
+	if (t->tap != NULL && t->tap->open != NULL)
+		t->tap->open(t->tap->arg, t);
+	return;
+
+close_both:
+	/* The alert (if any) goes out, then both sides close; the server
+	 * gets our close_notify. */
+	(void)ps_tls_conn_shutdown(t->up);
+	t->state = PS_TLSF_ST_DONE;
+	t->read_closed[PS_SIDE_CLI] = t->read_closed[PS_SIDE_SRV] = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* ESTABLISHED: decrypt on one leg, tap, encrypt on the other. */
+
+/* Move plaintext from side's leg to the other leg. false: the flow failed. */
+static bool
+move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
+{
+	enum ps_proxy_side to = other(from);
+	struct ps_tls_conn *src = conn_of(t, from), *dst = conn_of(t, to);
+	int dir = from == PS_SIDE_CLI ? 0 : 1;
+	uint8_t buf[PLAIN_CHUNK];
+
+	if (!t->read_closed[from])
+		feed_from(px, from, src);
+	while (!t->read_closed[from] && ps_tls_conn_wire_pending(dst) < WIRE_HIWAT) {
+		enum ps_tls_status st;
+		size_t n = 0, w = 0;
+
+		st = ps_tls_conn_read_plain(src, buf, sizeof(buf), &n);
+		if (n > 0) {
+			t->stats->plain_bytes[dir] += n;
+			if (t->tap != NULL && t->tap->data != NULL)
+				t->tap->data(t->tap->arg, dir, buf, (uint32_t)n);
+			if (ps_tls_conn_write_plain(dst, buf, n, &w) != PS_TLS_ST_DONE || w != n) {
+				count(t, PS_TLSF_RECORD_FAILED);
+				fail_reset(t, px, "re-encryption failed", dst);
+				return false;
+			}
+			if (from == PS_SIDE_SRV)
+				sess_store(t);
+			/* Refill from TCP: the feed buffer may have room now. */
+			feed_from(px, from, src);
+			continue;
+		}
+		if (st == PS_TLS_ST_CLOSED) {
+			t->read_closed[from] = true;
+			(void)ps_tls_conn_shutdown(dst);
+			if (t->tap != NULL && t->tap->close != NULL)
+				t->tap->close(t->tap->arg, dir, false);
+			break;
+		}
+		if (st == PS_TLS_ST_FAILED) {
+			count(t, PS_TLSF_RECORD_FAILED);
+			fail_reset(t, px, from == PS_SIDE_CLI ? "client record failed" :
+				   "server record failed", src);
+			return false;
+		}
+		/* WANT: everything fed is read. A FIN with nothing left to
+		 * decrypt ends this direction without close_notify. */
+		if (ps_proxy_eof(px, from)) {
+			t->read_closed[from] = true;
+			count(t, PS_TLSF_TRUNCATED);
+			if (t->tap != NULL && t->tap->close != NULL)
+				t->tap->close(t->tap->arg, dir, false);
+		}
+		break;
+	}
+	if (from == PS_SIDE_SRV && !t->up_sess_stored)
+		sess_store(t);
+	flush_wire(px, to, dst);
+	/* Reading may have produced records for the sender (key updates). */
+	flush_wire(px, from, src);
+	if (t->read_closed[from])
+		fin_when_flushed(t, px, to);
+	return true;
+}
+
+static void
+step_established(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	if (!move_plain(t, px, PS_SIDE_CLI))
+		return;
+	if (!move_plain(t, px, PS_SIDE_SRV))
+		return;
+	if (t->read_closed[PS_SIDE_CLI] && t->read_closed[PS_SIDE_SRV]) {
+		t->state = PS_TLSF_ST_DONE;
+		t->tapped = false;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+step_done(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	const uint8_t *d;
+	uint32_t n;
+
+	/* Whatever still comes is discarded; pending records (an alert, a
+	 * close_notify) go out, then FIN. */
+	while ((n = ps_proxy_peek(px, PS_SIDE_CLI, &d)) > 0)
+		ps_proxy_consume(px, PS_SIDE_CLI, n);
+	while ((n = ps_proxy_peek(px, PS_SIDE_SRV, &d)) > 0)
+		ps_proxy_consume(px, PS_SIDE_SRV, n);
+	fin_when_flushed(t, px, PS_SIDE_CLI);
+	fin_when_flushed(t, px, PS_SIDE_SRV);
+}
+
+static void
+run(struct ps_proxy *px, void *arg)
+{
+	struct ps_tls_flow *t = arg;
+	unsigned int guard;
+
+	for (guard = 0; guard < 8; guard++) {
+		uint8_t before = t->state;
+
+		switch ((enum ps_tls_flow_state)t->state) {
+		case PS_TLSF_ST_HELLO:
+			step_hello(t, px);
+			break;
+		case PS_TLSF_ST_PASS:
+			step_pass(t, px);
+			return;
+		case PS_TLSF_ST_UPSTREAM:
+			step_upstream(t, px);
+			break;
+		case PS_TLSF_ST_CLIENT:
+			step_client(t, px);
+			break;
+		case PS_TLSF_ST_ESTABLISHED:
+			step_established(t, px);
+			break;
+		case PS_TLSF_ST_DONE:
+			step_done(t, px);
+			return;
+		}
+		if (t->state == before || (px->flags & PS_PROXY_F_RESET))
+			return;
+	}
+}
+
+int
+ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
+		 struct ps_tls_flow_stats *stats, const struct ps_tls_tap *tap,
+		 const uint8_t *key, size_t key_len)
+{
+	memset(t, 0, sizeof(*t));
+	t->stage.run = run;
+	t->stage.arg = t;
+	t->ic = ic;
+	t->stats = stats;
+	t->tap = tap;
+	t->state = PS_TLSF_ST_HELLO;
+	t->verify_result = -1;
+	if (key_len > sizeof(t->sess_key))
+		key_len = sizeof(t->sess_key);
+	memcpy(t->sess_key, key, key_len);
+	t->sess_key_len = (uint8_t)key_len;
+	return 0;
+}
+
+void
+ps_tls_flow_free(struct ps_tls_flow *t)
+{
+	if (t->tapped && t->tap != NULL && t->tap->close != NULL)
+		t->tap->close(t->tap->arg, 0, true);
+	t->tapped = false;
+	hello_free(t);
+	ps_tls_conn_free(t->cli);
+	ps_tls_conn_free(t->up);
+	X509_free(t->leaf);
+	EVP_PKEY_free(t->leaf_key);
+	t->cli = t->up = NULL;
+	t->leaf = NULL;
+	t->leaf_key = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The shared context. */
+
+static void
+keylog_cb(const SSL *ssl, const char *line)
+{
+	struct ps_tls_icpt *ic = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	size_t n;
+
+	if (ic == NULL || ic->keylog_fd < 0)
+		return;
+	n = strlen(line);
+	pthread_mutex_lock(&ic->keylog_lock);
+	/* One write per line: a line is never split between writers. */
+	{
+		char buf[1024];
+
+		if (n + 1 <= sizeof(buf)) {
+			memcpy(buf, line, n);
+			buf[n] = '\n';
+			if (write(ic->keylog_fd, buf, n + 1) < 0) {
+				/* Nothing to do: the key log is best effort. */
+			}
+		}
+	}
+	pthread_mutex_unlock(&ic->keylog_lock);
+}
+
+static int
+keylog_open(struct ps_tls_icpt *ic, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open the key log: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: the key log is readable by group or others (mode %04o); "
+			 "chmod 600 it", path, (unsigned int)(st.st_mode & 07777));
+		close(fd);
+		return -EPERM;
+	}
+	ic->keylog_fd = fd;
+	return 0;
+}
+
+int
+ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
+		 char *err, size_t errlen)
+{
+	struct ps_tls_ctx_cfg cc;
+	int rc;
+
+	memset(ic, 0, sizeof(*ic));
+	ic->keylog_fd = -1;
+	pthread_mutex_init(&ic->keylog_lock, NULL);
+	ic->forge = cfg->forge;
+	ic->forge_untrusted = cfg->forge_untrusted;
+	ic->on_verify_fail = cfg->on_verify_fail;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.role = PS_TLS_ROLE_SERVER;
+	cc.cert_select = cert_hook;
+	rc = ps_tls_ctx_new(&cc, &ic->cli_ctx, err, errlen);
+	if (rc < 0)
+		goto fail;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.role = PS_TLS_ROLE_CLIENT;
+	cc.ca_file = cfg->ca_file;
+	cc.default_verify_paths = cfg->trust_system;
+	cc.verify_mode = PS_TLS_VERIFY_REPORT;
+	rc = ps_tls_ctx_new(&cc, &ic->up_ctx, err, errlen);
+	if (rc < 0)
+		goto fail;
+
+	{
+		SSL_CTX *cs = ps_tls_ctx_ssl_ctx(ic->cli_ctx);
+
+		if (cfg->sess_entries > 0) {
+			SSL_CTX_sess_set_cache_size(cs, cfg->sess_entries);
+			SSL_CTX_set_timeout(cs, (long)cfg->sess_timeout_s);
+			rc = ps_tls_sess_cache_new(cfg->sess_entries, cfg->sess_timeout_s,
+						   &ic->up_sessions);
+			if (rc < 0) {
+				snprintf(err, errlen, "upstream session cache: out of memory");
+				goto fail;
+			}
+		} else {
+			SSL_CTX_set_session_cache_mode(cs, SSL_SESS_CACHE_OFF);
+			SSL_CTX_set_options(cs, SSL_OP_NO_TICKET);
+			SSL_CTX_set_num_tickets(cs, 0);
+		}
+	}
+	if (cfg->keylog_file != NULL && cfg->keylog_file[0] != '\0') {
+		rc = keylog_open(ic, cfg->keylog_file, err, errlen);
+		if (rc < 0)
+			goto fail;
+		SSL_CTX_set_app_data(ps_tls_ctx_ssl_ctx(ic->cli_ctx), ic);
+		SSL_CTX_set_app_data(ps_tls_ctx_ssl_ctx(ic->up_ctx), ic);
+		SSL_CTX_set_keylog_callback(ps_tls_ctx_ssl_ctx(ic->cli_ctx), keylog_cb);
+		SSL_CTX_set_keylog_callback(ps_tls_ctx_ssl_ctx(ic->up_ctx), keylog_cb);
+	}
+	return 0;
+fail:
+	ps_tls_icpt_fini(ic);
+	return rc;
+}
+
+void
+ps_tls_icpt_fini(struct ps_tls_icpt *ic)
+{
+	ps_tls_ctx_free(ic->cli_ctx);
+	ps_tls_ctx_free(ic->up_ctx);
+	ps_tls_sess_cache_free(ic->up_sessions);
+	ic->cli_ctx = ic->up_ctx = NULL;
+	ic->up_sessions = NULL;
+	if (ic->keylog_fd >= 0)
+		close(ic->keylog_fd);
+	ic->keylog_fd = -1;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * TLS interception of one flow: the stage of the flow proxy (ps_proxy.h)
+ * that terminates the client's TLS and re-originates TLS to the server.
+ *
+ * Life of a flow (architecture brief, "Life of an intercepted flow"):
+ *   1. HELLO: the client's first bytes are held and read as a ClientHello
+ *      (ps_tls_hello.h). Anything else (not TLS, SSLv2, a malformed hello,
+ *      a server that speaks first) is relayed untouched from its first byte.
+ *   2. UPSTREAM: with the hello still held, connect to the server with the
+ *      client's SNI and ALPN list, under the appliance's own modern profile;
+ *      the server's chain is verified (the verdict is ours to act on).
+ *   3. CLIENT: forge the leaf for the client from the server's certificate
+ *      (ps_tls_forge.h, cached), then replay the held hello into the client
+ *      leg, which answers with the forged leaf and the ALPN the server chose.
+ *   4. ESTABLISHED: records are decrypted on one leg and re-encrypted on the
+ *      other; the plaintext passes the tap (tool ports) on its way. Back-
+ *      pressure: plaintext is read from a leg only while the other leg's
+ *      pending records and the TCP send buffer have room.
+ *   5. Close: a close_notify is mirrored as close_notify then FIN; a FIN
+ *      without close_notify as a bare FIN; a TLS failure resets both sides.
+ *
+ * Pure library: no EAL. The shared part (struct ps_tls_icpt: the two
+ * SSL_CTXs, the forger, the upstream session cache) is built once at start
+ * and used read-only (or under its own locks) by every worker.
+ */
+#ifndef PS_TLS_FLOW_H
+#define PS_TLS_FLOW_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ps_proxy.h"
+#include "ps_tls_conn.h"
+#include "ps_tls_forge.h"
+#include "ps_tls_hello.h"
+
+/* Counters of the TLS stage, per worker. X(NAME, counter name). */
+#define PS_TLSF_COUNTERS(X)						\
+	X(HELLO_TLS,		"hello_tls")				\
+	X(PASS_NOT_TLS,		"pass_not_tls")				\
+	X(PASS_BAD_HELLO,	"pass_bad_hello")			\
+	X(PASS_SERVER_FIRST,	"pass_server_first")			\
+	X(PASS_NO_HELLO,	"pass_client_closed_before_hello")	\
+	X(UP_FULL,		"upstream_handshakes_full")		\
+	X(UP_RESUMED,		"upstream_handshakes_resumed")		\
+	X(UP_FAILED,		"upstream_handshakes_failed")		\
+	X(VERIFY_FAILED,	"upstream_verify_failed")		\
+	X(VERIFY_REJECTED,	"upstream_verify_rejected")		\
+	X(VERIFY_RESIGNED,	"upstream_verify_resigned_untrusted")	\
+	X(FORGE_FAILED,		"forge_failed")				\
+	X(CLI_FULL,		"client_handshakes_full")		\
+	X(CLI_RESUMED,		"client_handshakes_resumed")		\
+	X(CLI_FAILED,		"client_handshakes_failed")		\
+	X(SESS_STORED,		"upstream_sessions_stored")		\
+	X(SESS_OFFERED,		"upstream_sessions_offered")		\
+	X(RECORD_FAILED,	"record_failures")			\
+	X(TRUNCATED,		"closed_without_close_notify")		\
+	X(DECRYPTED,		"sessions_decrypted")
+
+enum ps_tlsf_counter {
+#define PS_TLSF_ENUM(name, str) PS_TLSF_##name,
+	PS_TLSF_COUNTERS(PS_TLSF_ENUM)
+#undef PS_TLSF_ENUM
+	PS_TLSF_MAX
+};
+
+struct ps_tls_flow_stats {
+	uint64_t c[PS_TLSF_MAX];
+	uint64_t plain_bytes[2];	/* decrypted: [0] client->server, [1] server->client */
+};
+
+/* What a failed upstream verification does. */
+enum ps_tls_verify_action {
+	PS_TLS_VFAIL_REJECT,		/* alert to the client, close both */
+	PS_TLS_VFAIL_RESIGN_UNTRUSTED,	/* forge with the untrusted CA: the client sees the problem */
+};
+
+/* Shared interception context, built once at start. */
+struct ps_tls_icpt {
+	struct ps_tls_ctx *cli_ctx;	/* server role, towards clients; cert hook set by us */
+	struct ps_tls_ctx *up_ctx;	/* client role, towards servers; PS_TLS_VERIFY_REPORT */
+	struct ps_tls_forge *forge;	/* trusted appliance CA */
+	struct ps_tls_forge *forge_untrusted;	/* may be NULL: then failures are rejected */
+	enum ps_tls_verify_action on_verify_fail;
+	struct ps_tls_sess_cache *up_sessions;	/* may be NULL: no upstream resumption */
+	int keylog_fd;			/* -1: off */
+	pthread_mutex_t keylog_lock;
+};
+
+struct ps_tls_flow;
+
+/*
+ * Plaintext interface: the decrypted streams on their way from one leg to
+ * the other, for the tool stage. Called on the flow's lcore. dir 0 is
+ * client->server. All callbacks optional.
+ */
+struct ps_tls_tap {
+	void (*open)(void *arg, const struct ps_tls_flow *t);	/* both legs up */
+	void (*data)(void *arg, int dir, const uint8_t *p, uint32_t n);
+	void (*close)(void *arg, int dir, bool reset);		/* dir: the side that ended */
+	void *arg;
+};
+
+enum ps_tls_flow_state {
+	PS_TLSF_ST_HELLO,
+	PS_TLSF_ST_PASS,		/* relayed untouched */
+	PS_TLSF_ST_UPSTREAM,
+	PS_TLSF_ST_CLIENT,
+	PS_TLSF_ST_ESTABLISHED,
+	PS_TLSF_ST_DONE,		/* failed or closed: nothing more to move */
+};
+
+#define PS_TLSF_HEAD	9u	/* record header + handshake header: the hello's length */
+
+struct ps_tls_flow {
+	struct ps_proxy_stage stage;	/* install with ps_proxy_set_stage() */
+	const struct ps_tls_icpt *ic;
+	struct ps_tls_flow_stats *stats;
+	const struct ps_tls_tap *tap;
+	uint8_t state;			/* enum ps_tls_flow_state */
+	uint8_t head_len;
+	uint8_t head[PS_TLSF_HEAD];
+	bool read_closed[2];		/* [side]: close_notify or FIN seen from that side */
+	bool fin_sent[2];
+	bool tapped;			/* tap open called */
+	bool up_sess_stored;
+
+	/* HELLO: the reader and the held bytes (freed once replayed). */
+	struct ps_tls_hello_reader *rd;
+	uint8_t *rd_msg;
+	uint8_t *rd_raw;
+	uint32_t held_off;		/* PASS: held bytes already sent upstream */
+
+	/* What the hello said, kept for the session record and the legs. */
+	char sni[PS_TLS_SNI_MAX + 1];
+	uint8_t alpn[256];		/* client's ProtocolNameList body, cut at 255 bytes */
+	uint16_t alpn_len;
+	uint16_t client_max_version;
+	enum ps_tls_leaf_type leaf_type;
+	uint32_t sess_key_hash;		/* upstream session cache key (addresses, port, SNI) */
+	uint8_t sess_key[64];
+	uint8_t sess_key_len;
+
+	struct ps_tls_conn *cli;	/* client leg: we are the server */
+	struct ps_tls_conn *up;		/* upstream leg: we are the client */
+	const struct ps_tls_forge *leaf_forge;	/* that forged leaf, for its chain */
+	X509 *leaf;			/* forged leaf shown to the client */
+	EVP_PKEY *leaf_key;
+	long verify_result;		/* upstream chain, X509_V_OK when valid */
+	char why[96];			/* close reason, for the session record */
+};
+
+/*
+ * Make t the TLS stage of px (does not install it: the caller calls
+ * ps_proxy_set_stage(px, &t->stage)). ic, stats and tap are borrowed for
+ * the flow's life (tap may be NULL). key/key_len: the upstream identity
+ * for the session cache (server address and port, any encoding, at most
+ * 48 bytes); the SNI is appended when known. 0 or -ENOMEM.
+ */
+int ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
+		     struct ps_tls_flow_stats *stats, const struct ps_tls_tap *tap,
+		     const uint8_t *key, size_t key_len);
+
+/* Release everything t holds; t itself is the caller's. Idempotent. */
+void ps_tls_flow_free(struct ps_tls_flow *t);
+
+/* Printable state name. */
+const char *ps_tls_flow_state_name(enum ps_tls_flow_state st);
+const char *ps_tlsf_counter_name(enum ps_tlsf_counter c);
+
+/*
+ * Upstream session cache: serialized sessions keyed by server address,
+ * port and SNI, shared by all workers (a lock), bounded (entries), each
+ * valid for timeout_s. NULL-safe free.
+ */
+struct ps_tls_sess_cache;
+int ps_tls_sess_cache_new(unsigned int entries, unsigned int timeout_s,
+			  struct ps_tls_sess_cache **out);
+void ps_tls_sess_cache_free(struct ps_tls_sess_cache *c);
+
+/*
+ * Build the interception context's two SSL_CTXs on top of the given
+ * forgers (borrowed; forge_untrusted may be NULL): the client leg with
+ * the forged-leaf hook, a session cache of sess_entries for sess_timeout_s
+ * (TLS 1.2 session IDs and TLS 1.3 tickets), the upstream leg trusting
+ * the system store when trust_system and/or ca_file (PEM bundle). 0 or a
+ * negative errno with a reason in err.
+ */
+struct ps_tls_icpt_cfg {
+	struct ps_tls_forge *forge;
+	struct ps_tls_forge *forge_untrusted;
+	enum ps_tls_verify_action on_verify_fail;
+	bool trust_system;
+	const char *ca_file;
+	unsigned int sess_entries;	/* client-leg and upstream caches; 0: no resumption */
+	unsigned int sess_timeout_s;
+	const char *keylog_file;	/* NSS key log of both legs; NULL: off */
+};
+int ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
+		     char *err, size_t errlen);
+void ps_tls_icpt_fini(struct ps_tls_icpt *ic);
+
+#endif /* PS_TLS_FLOW_H */
