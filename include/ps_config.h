@@ -144,6 +144,10 @@ struct ps_config {
 	/* TLS interception */
 	struct ps_tls_settings tls;
 
+	/* session records */
+	unsigned int sessions_keep;	/* closed records kept in memory */
+	char sessions_log[PS_PATH_MAX];	/* JSON lines, "" for none */
+
 	/* control */
 	char socket_path[PS_SOCKET_PATH_MAX];
 

@@ -13,6 +13,7 @@
 #define DEFAULT_SESSION_TIMEOUT_S	300
 #define DEFAULT_FORGE_CACHE		4096
 #define DEFAULT_TOOL_MSS		1460
+#define DEFAULT_SESSIONS_KEEP		10000
 
 void
 conf_tls_defaults(struct ps_config *cfg)
@@ -24,6 +25,7 @@ conf_tls_defaults(struct ps_config *cfg)
 	cfg->tls.session_cache = DEFAULT_SESSION_CACHE;
 	cfg->tls.session_timeout_s = DEFAULT_SESSION_TIMEOUT_S;
 	cfg->tls.forge_cache = DEFAULT_FORGE_CACHE;
+	cfg->sessions_keep = DEFAULT_SESSIONS_KEEP;
 	for (i = 0; i < PS_PORTS_MAX; i++)
 		cfg->ports[i].tool.mss = DEFAULT_TOOL_MSS;
 }
@@ -113,6 +115,21 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 				 "set trust_system or trust_bundle");
 	t->enabled = true;
 	return 0;
+}
+
+/* Session records: how many closed ones stay queryable, and the log. */
+int
+conf_parse_sessions(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = { "keep", "log_file", NULL };
+	int rc;
+
+	rc = conf_object_check(c, obj, path, keys, NULL);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "keep", 1, 10000000, &c->cfg.sessions_keep);
+	if (rc == 0)
+		rc = opt_path(c, obj, path, "log_file", c->cfg.sessions_log);
+	return rc;
 }
 
 /* "aa:bb:cc:dd:ee:ff", unicast. */

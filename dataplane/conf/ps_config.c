@@ -956,6 +956,7 @@ static const struct conf_section sections[] = {
 	{ "intercept", false, parse_intercept },
 	{ "tcp", false, parse_tcp },
 	{ "tls", false, conf_parse_tls },
+	{ "sessions", false, conf_parse_sessions },
 	{ "control", false, parse_control },
 	{ "log", false, parse_log },
 };

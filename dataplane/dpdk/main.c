@@ -262,6 +262,13 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		goto out_eal;
 	}
+	rc = ps_sess_store_init(&dp.sessions, cfg.sessions_keep, cfg.sessions_log,
+				err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-dp: %s\n", err);
+		goto out_pool;
+	}
+	dp.sessions_on = true;
 	rc = ps_workers_create(&dp);
 	if (rc < 0) {
 		fprintf(stderr, "plainsight-dp: cannot allocate workers: %s\n",
@@ -308,6 +315,8 @@ out_ports:
 	ps_ports_stop(&dp);
 	ps_workers_free(&dp);
 out_pool:
+	if (dp.sessions_on)
+		ps_sess_store_fini(&dp.sessions);
 	rte_mempool_free(dp.pool);
 out_eal:
 	rte_eal_cleanup();

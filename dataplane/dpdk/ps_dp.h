@@ -93,6 +93,9 @@ struct ps_dp {
 	struct ps_tls_ca *ca, *ca_untrusted;
 	struct ps_tls_forge *forge, *forge_untrusted;
 	struct ps_tls_icpt icpt;
+	/* Session records of intercepted flows, shared (ps_session.h). */
+	struct ps_sess_store sessions;
+	bool sessions_on;
 	/* Out-of-band tool ports: ports[] index and settings of each. */
 	unsigned int n_tools;
 	uint16_t tool_port[PS_PORTS_MAX];

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_malloc.h>
@@ -43,6 +44,9 @@ struct ps_flow_tls {
 	struct ps_tls_tap tap;
 	struct ps_worker *w;
 	struct ps_flow_ctx *f;
+	struct ps_sess_live *sess;	/* its session record, once the hello is read */
+	uint8_t sess_state;		/* stage state the record was last written at */
+	uint64_t start_ms;
 	unsigned int n_tools;
 	struct ps_tool_conv conv[];	/* one per out-of-band tool port */
 };
@@ -166,6 +170,74 @@ tap_close(void *arg, int dir, bool reset)
 	}
 }
 
+/* ---- session records ---- */
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sess_fill(struct ps_worker *w, const struct ps_flow_ctx *f, struct ps_sess_rec *r)
+{
+	const struct ps_tcp_frame_spec *c2s = &f->px.to_srv;
+	const struct ps_flow_tls *x = f->tls;
+
+	memset(r, 0, sizeof(*r));
+	r->start_ms = x->start_ms;
+	r->family = c2s->l3 == PS_L3_IPV6 ? 6 : 4;
+	memcpy(r->cli_addr, c2s->src.b, sizeof(r->cli_addr));
+	memcpy(r->srv_addr, c2s->dst.b, sizeof(r->srv_addr));
+	r->cli_port = c2s->tcp.sport;
+	r->srv_port = c2s->tcp.dport;
+	r->vlan = c2s->eth.n_vlans > 0 ? (uint16_t)(c2s->eth.vlan_tci[0] & 0xfff) : 0;
+	snprintf(r->ingress, sizeof(r->ingress), "%s",
+		 w->dp->ports[f->port[PS_SIDE_CLI]].cfg->name);
+	ps_tls_flow_describe(&x->t, r);
+	if (r->state == PS_SESS_PASSTHROUGH) {
+		r->bytes[0] = f->px.relayed[0];
+		r->bytes[1] = f->px.relayed[1];
+	}
+}
+
+/* Open or refresh f's session record when its stage moved on. */
+static void
+sess_track(struct ps_worker *w, struct ps_flow_ctx *f)
+{
+	struct ps_flow_tls *x = f->tls;
+	struct ps_sess_rec rec;
+
+	if (x == NULL || !w->dp->sessions_on || x->t.state == x->sess_state)
+		return;
+	sess_fill(w, f, &rec);
+	if (x->sess == NULL)
+		x->sess = ps_sess_open(&w->dp->sessions, &rec);
+	else
+		ps_sess_update(&w->dp->sessions, x->sess, &rec);
+	x->sess_state = x->t.state;
+}
+
+static void
+sess_end(struct ps_worker *w, struct ps_flow_ctx *f)
+{
+	struct ps_flow_tls *x = f->tls;
+	struct ps_sess_rec rec;
+
+	if (x == NULL || x->sess == NULL)
+		return;
+	sess_fill(w, f, &rec);
+	rec.end_ms = wall_ms();
+	if (rec.close_reason[0] == '\0')
+		snprintf(rec.close_reason, sizeof(rec.close_reason), "%s",
+			 (f->px.flags & PS_PROXY_F_RESET) ? "reset" : "closed");
+	ps_sess_close(&w->dp->sessions, x->sess, &rec);
+	x->sess = NULL;
+}
+
 /* The TLS stage of a new flow f (whose proxy is open). 0 or -ENOMEM. */
 static int
 tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
@@ -180,6 +252,8 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	x->w = w;
 	x->f = f;
 	x->n_tools = n_tools;
+	x->sess_state = PS_TLSF_ST_HELLO;	/* no record until the hello is read */
+	x->start_ms = wall_ms();
 	x->tap.open = tap_open;
 	x->tap.data = tap_data;
 	x->tap.close = tap_close;
@@ -202,6 +276,7 @@ tls_detach(struct ps_worker *w, struct ps_flow_ctx *f)
 
 	if (x == NULL)
 		return;
+	sess_end(w, f);
 	ps_tls_flow_free(&x->t);
 	for (i = 0; i < x->n_tools; i++) {
 		w->cur_tool = w->dp->tool_port[i];
@@ -275,6 +350,7 @@ flow_settle(struct ps_worker *w, struct ps_flow_ctx *f)
 	uint64_t at = f->last_seen_us + idle;
 	uint64_t px_at;
 
+	sess_track(w, f);
 	if (ps_proxy_done(&f->px)) {
 		flow_free(w, f, (f->px.flags & PS_PROXY_F_RESET) ?
 			  PS_FLOW_RESET : PS_FLOW_CLOSED);

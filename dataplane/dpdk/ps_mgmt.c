@@ -272,6 +272,53 @@ error_reply(const char *msg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+/*
+ * {"cmd":"sessions", "id":N, "sni":GLOB, "cert":GLOB, "live":true,
+ *  "closed":true, "limit":N}: the matching session records, most recent
+ * first (live ones first).
+ */
+static json_t *
+cmd_sessions(struct ps_mgmt *m, json_t *req)
+{
+	struct ps_sess_store *st = &m->dp->sessions;
+	struct ps_sess_filter f;
+	json_t *v, *list;
+
+	if (!m->dp->sessions_on)
+		return error_reply("session records are off");
+	memset(&f, 0, sizeof(f));
+	f.limit = 1000;
+	v = json_object_get(req, "id");
+	if (v != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			return error_reply("\"id\" must be a positive integer");
+		f.id = (uint64_t)json_integer_value(v);
+	}
+	v = json_object_get(req, "limit");
+	if (v != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 100000)
+			return error_reply("\"limit\" must be an integer 1..100000");
+		f.limit = (unsigned int)json_integer_value(v);
+	}
+	v = json_object_get(req, "sni");
+	if (v != NULL && (f.sni = json_string_value(v)) == NULL)
+		return error_reply("\"sni\" must be a string (a glob, e.g. *.example.com)");
+	v = json_object_get(req, "cert");
+	if (v != NULL && (f.cert = json_string_value(v)) == NULL)
+		return error_reply("\"cert\" must be a string (a glob)");
+	f.live_only = json_is_true(json_object_get(req, "live"));
+	f.closed_only = json_is_true(json_object_get(req, "closed"));
+	list = ps_sess_query(st, &f);
+	if (list == NULL)
+		return error_reply("out of memory");
+	return json_pack("{s:b, s:o, s:I, s:I, s:I}", "ok", 1, "sessions", list,
+			 "live", (json_int_t)__atomic_load_n(&st->n_live, __ATOMIC_RELAXED),
+			 "closed", (json_int_t)__atomic_load_n(&st->n_closed, __ATOMIC_RELAXED),
+			 "log_dropped", (json_int_t)__atomic_load_n(&st->log_dropped,
+								 __ATOMIC_RELAXED));
+}
+
 static json_t *
 dispatch(struct ps_mgmt *m, const char *req, size_t len)
 {
@@ -289,8 +336,10 @@ dispatch(struct ps_mgmt *m, const char *req, size_t len)
 		reply = cmd_status(m);
 	else if (strcmp(cmd, "stats") == 0)
 		reply = cmd_stats(m);
+	else if (strcmp(cmd, "sessions") == 0)
+		reply = cmd_sessions(m, root);
 	else
-		reply = error_reply("unknown command (expected status or stats)");
+		reply = error_reply("unknown command (expected status, stats or sessions)");
 	json_decref(root);
 	return reply;
 }
@@ -374,6 +423,8 @@ mgmt_main(void *arg)
 		struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
 		int cfd;
 
+		if (m->dp->sessions_on)
+			(void)ps_sess_log_drain(&m->dp->sessions);
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
 		cfd = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);

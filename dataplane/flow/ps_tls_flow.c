@@ -11,8 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ps_tls_flow.h"
 
@@ -585,6 +588,7 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 			forge = t->ic->forge_untrusted;
 		} else {
 			count(t, PS_TLSF_VERIFY_REJECTED);
+			t->rejected = true;
 			snprintf(t->why, sizeof(t->why), "upstream certificate rejected: %s",
 				 ps_tls_conn_verify_reason(t->up));
 			forge = NULL;
@@ -628,6 +632,7 @@ step_client(struct ps_tls_flow *t, struct ps_proxy *px)
 	}
 	count(t, ps_tls_conn_session_reused(t->cli) ? PS_TLSF_CLI_RESUMED : PS_TLSF_CLI_FULL);
 	count(t, PS_TLSF_DECRYPTED);
+	t->decrypted = true;
 	t->state = PS_TLSF_ST_ESTABLISHED;
 	t->tapped = true;
 	if (t->tap != NULL && t->tap->open != NULL)
@@ -663,6 +668,7 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 		st = ps_tls_conn_read_plain(src, buf, sizeof(buf), &n);
 		if (n > 0) {
 			t->stats->plain_bytes[dir] += n;
+			t->plain[dir] += n;
 			if (t->tap != NULL && t->tap->data != NULL)
 				t->tap->data(t->tap->arg, dir, buf, (uint32_t)n);
 			if (ps_tls_conn_write_plain(dst, buf, n, &w) != PS_TLS_ST_DONE || w != n) {
@@ -808,6 +814,151 @@ ps_tls_flow_free(struct ps_tls_flow *t)
 	t->cli = t->up = NULL;
 	t->leaf = NULL;
 	t->leaf_key = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Session record. */
+
+static void
+copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static void
+name_oneline(const X509_NAME *n, char *out, size_t cap)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int len;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0) {
+		len = BIO_read(b, out, (int)cap - 1);
+		out[len > 0 ? len : 0] = '\0';
+	}
+	BIO_free(b);
+}
+
+/* "DNS:a,DNS:b,IP:1.2.3.4", cut at cap without splitting an entry. */
+static void
+san_list(X509 *cert, char *out, size_t cap)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	size_t off = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char item[PS_SESS_NAME_MAX + 8];
+		int n = 0;
+
+		if (g->type == GEN_DNS) {
+			n = snprintf(item, sizeof(item), "DNS:%.*s",
+				     ASN1_STRING_length(g->d.dNSName) < PS_SESS_NAME_MAX ?
+				     ASN1_STRING_length(g->d.dNSName) : PS_SESS_NAME_MAX,
+				     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+		} else if (g->type == GEN_IPADD) {
+			const unsigned char *a = ASN1_STRING_get0_data(g->d.iPAddress);
+			char txt[64];
+
+			if (ASN1_STRING_length(g->d.iPAddress) == 4)
+				inet_ntop(AF_INET, a, txt, sizeof(txt));
+			else if (ASN1_STRING_length(g->d.iPAddress) == 16)
+				inet_ntop(AF_INET6, a, txt, sizeof(txt));
+			else
+				continue;
+			n = snprintf(item, sizeof(item), "IP:%s", txt);
+		} else {
+			continue;
+		}
+		if (n <= 0 || memchr(item, ',', (size_t)n) != NULL ||
+		    off + (size_t)n + 2 > cap)
+			continue;
+		off += (size_t)snprintf(out + off, cap - off, "%s%s", off > 0 ? "," : "", item);
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+static void
+describe_cert(X509 *cert, struct ps_sess_rec *r)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0, i;
+	int idx;
+
+	name_oneline(X509_get_subject_name(cert), r->cert_subject, sizeof(r->cert_subject));
+	name_oneline(X509_get_issuer_name(cert), r->cert_issuer, sizeof(r->cert_issuer));
+	san_list(cert, r->cert_san, sizeof(r->cert_san));
+	idx = X509_NAME_get_index_by_NID(X509_get_subject_name(cert), NID_commonName, -1);
+	if (idx >= 0) {
+		const ASN1_STRING *cn = X509_NAME_ENTRY_get_data(
+			X509_NAME_get_entry(X509_get_subject_name(cert), idx));
+		int n = ASN1_STRING_length(cn);
+
+		if (n > 0 && n < PS_SESS_NAME_MAX &&
+		    memchr(ASN1_STRING_get0_data(cn), 0, (size_t)n) == NULL) {
+			memcpy(r->cert_cn, ASN1_STRING_get0_data(cn), (size_t)n);
+			r->cert_cn[n] = '\0';
+		}
+	}
+	if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1)
+		for (i = 0; i < md_len && i < 32; i++)
+			snprintf(r->cert_sha256 + 2 * i, 3, "%02x", md[i]);
+}
+
+void
+ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
+{
+	const uint8_t *proto;
+	size_t plen;
+	X509 *peer;
+
+	switch ((enum ps_tls_flow_state)t->state) {
+	case PS_TLSF_ST_PASS:
+		r->state = PS_SESS_PASSTHROUGH;
+		break;
+	case PS_TLSF_ST_ESTABLISHED:
+		r->state = PS_SESS_DECRYPTED;
+		break;
+	case PS_TLSF_ST_DONE:
+		r->state = t->decrypted ? PS_SESS_DECRYPTED :
+			   t->rejected ? PS_SESS_REJECTED : PS_SESS_FAILED;
+		break;
+	default:
+		r->state = PS_SESS_HANDSHAKE;
+		break;
+	}
+	copy_str(r->kind, sizeof(r->kind), t->state == PS_TLSF_ST_PASS ? "not-tls" : "tls");
+	copy_str(r->sni, sizeof(r->sni), t->sni);
+	r->bytes[0] = t->plain[0];
+	r->bytes[1] = t->plain[1];
+	r->verify_result = t->up != NULL && ps_tls_conn_handshake_done(t->up) ?
+			   t->verify_result : -1;
+	if (t->cli != NULL && ps_tls_conn_handshake_done(t->cli)) {
+		copy_str(r->cli_version, sizeof(r->cli_version), ps_tls_conn_version_name(t->cli));
+		copy_str(r->cli_cipher, sizeof(r->cli_cipher), ps_tls_conn_cipher(t->cli));
+		r->cli_resumed = ps_tls_conn_session_reused(t->cli);
+		if (ps_tls_conn_alpn(t->cli, &proto, &plen) && plen < sizeof(r->alpn)) {
+			memcpy(r->alpn, proto, plen);
+			r->alpn[plen] = '\0';
+		}
+	}
+	if (t->leaf != NULL)
+		copy_str(r->leaf_type, sizeof(r->leaf_type), ps_tls_leaf_type_name(t->leaf_type));
+	if (t->up != NULL && ps_tls_conn_handshake_done(t->up)) {
+		copy_str(r->up_version, sizeof(r->up_version), ps_tls_conn_version_name(t->up));
+		copy_str(r->up_cipher, sizeof(r->up_cipher), ps_tls_conn_cipher(t->up));
+		r->up_resumed = ps_tls_conn_session_reused(t->up);
+		copy_str(r->verify_reason, sizeof(r->verify_reason),
+			 ps_tls_conn_verify_reason(t->up));
+		peer = ps_tls_conn_peer_cert(t->up);
+		if (peer != NULL)
+			describe_cert(peer, r);
+	}
+	copy_str(r->close_reason, sizeof(r->close_reason), t->why);
 }
 
 /* ------------------------------------------------------------------ */

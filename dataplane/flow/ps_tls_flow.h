@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "ps_proxy.h"
+#include "ps_session.h"
 #include "ps_tls_conn.h"
 #include "ps_tls_forge.h"
 #include "ps_tls_hello.h"
@@ -124,6 +125,8 @@ struct ps_tls_flow {
 	bool read_closed[2];		/* [side]: close_notify or FIN seen from that side */
 	bool fin_sent[2];
 	bool tapped;			/* tap open called */
+	bool decrypted;			/* both legs came up */
+	bool rejected;			/* refused by the appliance (upstream validation) */
 	bool up_sess_stored;
 
 	/* HELLO: the reader and the held bytes (freed once replayed). */
@@ -148,6 +151,7 @@ struct ps_tls_flow {
 	X509 *leaf;			/* forged leaf shown to the client */
 	EVP_PKEY *leaf_key;
 	long verify_result;		/* upstream chain, X509_V_OK when valid */
+	uint64_t plain[2];		/* plaintext bytes: [0] client->server */
 	char why[96];			/* close reason, for the session record */
 };
 
@@ -164,6 +168,14 @@ int ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
 
 /* Release everything t holds; t itself is the caller's. Idempotent. */
 void ps_tls_flow_free(struct ps_tls_flow *t);
+
+/*
+ * Fill the TLS part of a session record from t: kind, state, SNI, ALPN,
+ * both legs' versions, ciphers and resumption, the server's certificate
+ * (names, issuer, SHA-256) and its validation, plaintext bytes, close
+ * reason. The connection part (addresses, times, id) is the caller's.
+ */
+void ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r);
 
 /* Printable state name. */
 const char *ps_tls_flow_state_name(enum ps_tls_flow_state st);

@@ -45,6 +45,7 @@ cat >"$T_TMP/dp.json" <<EOF
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt",
 		"keylog_file": "$T_TMP/keylog.txt"},
+	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000},
 	"control": {"socket": "$SOCK"}
 }
 EOF
@@ -235,6 +236,27 @@ check "still intercepting after the failures" cmp "$T_TMP/www/index.html" "$T_TM
 check "key log is mode 0600" test "$(stat -c %a "$T_TMP/keylog.txt")" = 600
 check "key log holds TLS 1.3 and TLS 1.2 secrets" \
 	sh -c "grep -q '^CLIENT_TRAFFIC_SECRET_0 ' '$T_TMP/keylog.txt' && grep -q '^CLIENT_RANDOM ' '$T_TMP/keylog.txt'"
+
+# Session records: searchable by SNI and by certificate name, and logged.
+sess() { "$PS_CTL" --socket "$SOCK" --json sessions "$@" >"$T_TMP/sess.json" &&
+	json_get "$T_TMP/sess.json" "$SESS_EXPR"; }
+SESS_EXPR="'ok' if any(s['state'] == 'decrypted' and s['server_cert']['cn'] == 'www.ps.test' and s['validation']['ok'] and s['client_leg']['version'] == 'TLSv1.3' and s['bytes_server_to_client'] > 3000000 for s in r['sessions']) else sys.exit(1)"
+check "sessions --sni (case-insensitive glob) finds the decrypted 3 MB download" sess --sni 'WWW.PS.*'
+SESS_EXPR="'ok' if r['sessions'] and all(s['state'] == 'rejected' and not s['validation']['ok'] for s in r['sessions']) else sys.exit(1)"
+check "sessions --cert finds the rejected wrong-host session, with its validation failure" \
+	sess --cert 'other.ps.test'
+SESS_EXPR="'ok' if any(s['client_leg']['resumed'] and s['server_leg']['resumed'] for s in r['sessions'] if 'client_leg' in s) else sys.exit(1)"
+check "a session record shows resumption on both legs" sess --sni www.ps.test
+SESS_EXPR="'ok' if any(s['kind'] == 'not-tls' and s['state'] == 'passthrough' and s['server_port'] == 8080 for s in r['sessions']) else sys.exit(1)"
+check "the plain HTTP flow has a pass-through record" sess --closed
+"$PS_CTL" --socket "$SOCK" sessions >"$T_TMP/sess.txt" 2>&1
+check "sessions prints a table" grep -q "decrypted .*www.ps.test .*1.3/1.3" "$T_TMP/sess.txt"
+check "the session log has one JSON line per closed session" python3 -c "
+import json, sys
+recs = [json.loads(l) for l in open('$T_TMP/sessions.jsonl')]
+assert len(recs) >= 10, len(recs)
+assert all(r['end_ms'] >= r['start_ms'] > 0 and not r['live'] for r in recs)
+assert any(r.get('sni') == 'www.ps.test' and r['state'] == 'decrypted' for r in recs)"
 
 # The tool port: the decrypted conversation as plain TCP (port 443 -> 80).
 sleep 1

@@ -215,6 +215,12 @@ test_tls(void **state)
 	assert_int_equal(cfg.tls.session_timeout_s, 60);
 	assert_int_equal(cfg.tls.forge_cache, 100);
 	assert_string_equal(cfg.tls.keylog_file, "/tmp/kl");
+	assert_int_equal(cfg.sessions_keep, 10000);
+	if (parse(CFG(",'sessions':{'keep':5,'log_file':'/var/log/ps.jsonl'}"), &cfg, err,
+		  sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.sessions_keep, 5);
+	assert_string_equal(cfg.sessions_log, "/var/log/ps.jsonl");
 }
 
 static void
@@ -430,7 +436,7 @@ static struct bad_case bad_cases[] = {
 
 	/* keys */
 	BAD("unknown_top_key", CFG(",'colour':'blue'"),
-	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, tcp, tls, control, log)"),
+	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, tcp, tls, sessions, control, log)"),
 	BAD("unknown_eal_key", CFG(",'eal':{'memory_mb':512,'colour':1}"),
 	    "t.json: eal.colour: unknown key (expected one of: memory_mb, hugepages, file_prefix, args)"),
 	BAD("unknown_port_key",
@@ -446,6 +452,8 @@ static struct bad_case bad_cases[] = {
 	    "t.json: tls.verify_failure: \"resign-untrusted\" needs untrusted_ca_cert"),
 	BAD("tls_no_anchor", CFG(",'tls':{'ca_cert':'c','trust_system':false}"),
 	    "t.json: tls: no trust anchors for upstream servers: set trust_system or trust_bundle"),
+	BAD("sessions_keep_zero", CFG(",'sessions':{'keep':0}"),
+	    "t.json: sessions.keep: expected an integer 1..10000000, found 0"),
 	BAD("tool_on_net_port",
 	    CFG_PORTS(NET_A "," PORT("net-b", "net_ring1", NET("seg0", "b") ",'tool':{'mss':1000}")),
 	    "t.json: ports[1].tool: only a port of role \"tool-oob\" takes tool settings"),

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Session records: one per intercepted flow whose first client bytes were
+ * read (TLS or not), kept for live queries while the flow lives and, once
+ * it ends, in a bounded ring of recent sessions and as one JSON line in
+ * the session log.
+ *
+ * The store is shared by every worker and the management thread, behind
+ * one mutex: workers take it twice per session (open, close) and to
+ * refresh a live record; the management thread takes it to answer a query
+ * or drain closed records to the log. A record is plain data, copied in and
+ * out under the lock, so no reader ever sees one half-written. Pure
+ * library: no EAL; jansson for the JSON form.
+ */
+#ifndef PS_SESSION_H
+#define PS_SESSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* What became of a flow. X(NAME, printable). */
+#define PS_SESS_STATES(X)						\
+	X(HANDSHAKE,	"handshake")	/* TLS hello read, legs not up yet */	\
+	X(DECRYPTED,	"decrypted")	/* both legs up, plaintext to tools */	\
+	X(PASSTHROUGH,	"passthrough")	/* not intercepted: relayed untouched */ \
+	X(REJECTED,	"rejected")	/* refused (upstream certificate...) */	\
+	X(FAILED,	"failed")	/* a handshake or record failed */
+
+enum ps_sess_state {
+#define PS_SESS_STATE_ENUM(name, str) PS_SESS_##name,
+	PS_SESS_STATES(PS_SESS_STATE_ENUM)
+#undef PS_SESS_STATE_ENUM
+	PS_SESS_STATE_MAX
+};
+
+#define PS_SESS_NAME_MAX	254	/* SNI, subject CN: a DNS name and NUL */
+#define PS_SESS_DN_MAX		256	/* subject / issuer one-line DN, cut */
+#define PS_SESS_SAN_MAX		1024	/* "DNS:a,DNS:b,IP:1.2.3.4", cut */
+#define PS_SESS_WHY_MAX		128
+
+struct ps_sess_rec {
+	uint64_t id;			/* assigned by ps_sess_open(), never 0 */
+	uint64_t start_ms;		/* wall clock, ms since the epoch */
+	uint64_t end_ms;		/* 0 while live */
+	uint8_t state;			/* enum ps_sess_state */
+	bool live;
+
+	/* The connection. */
+	uint8_t family;			/* 4 or 6 */
+	uint8_t cli_addr[16];
+	uint8_t srv_addr[16];
+	uint16_t cli_port;
+	uint16_t srv_port;
+	uint16_t vlan;			/* outermost VLAN ID, 0 untagged */
+	char ingress[32];		/* name of the client-side port */
+	char kind[24];			/* "tls", "not-tls", ... */
+
+	/* TLS, both legs. */
+	char sni[PS_SESS_NAME_MAX];
+	char alpn[32];			/* selected protocol */
+	char cli_version[12];		/* "TLSv1.3" */
+	char cli_cipher[48];
+	char up_version[12];
+	char up_cipher[48];
+	bool cli_resumed;
+	bool up_resumed;
+	char leaf_type[4];		/* "ec", "rsa": the forged leaf's key */
+
+	/* The server's certificate and what its validation said. */
+	char cert_cn[PS_SESS_NAME_MAX];
+	char cert_subject[PS_SESS_DN_MAX];
+	char cert_issuer[PS_SESS_DN_MAX];
+	char cert_san[PS_SESS_SAN_MAX];
+	char cert_sha256[65];		/* hex */
+	long verify_result;		/* X509_V_OK (0) when valid, -1 unknown */
+	char verify_reason[PS_SESS_WHY_MAX];
+
+	uint64_t bytes[2];		/* plaintext (or relayed) bytes: [0] c->s, [1] s->c */
+	char close_reason[PS_SESS_WHY_MAX];
+};
+
+/* A query: every criterion set must match. Globs are fnmatch(3), case-insensitive. */
+struct ps_sess_filter {
+	uint64_t id;			/* 0: any */
+	const char *sni;		/* NULL: any */
+	const char *cert;		/* subject CN or any DNS SAN */
+	bool live_only;
+	bool closed_only;
+	unsigned int limit;		/* 0: all */
+};
+
+struct ps_sess_live;
+
+struct ps_sess_store {
+	pthread_mutex_t lock;
+	uint64_t next_id;
+	struct ps_sess_live *live;	/* doubly linked list */
+	uint64_t n_live;
+	struct ps_sess_rec *ring;	/* closed sessions, most recent keep */
+	unsigned int keep;
+	uint64_t n_closed;		/* ever closed: ring[n % keep] is the next slot */
+	uint64_t n_logged;		/* closed records written to the log */
+	uint64_t log_dropped;		/* overwritten before they were logged */
+	uint64_t log_errors;
+	FILE *log;			/* NULL: no session log */
+};
+
+/*
+ * Set up s for keep closed records; log_path (NULL: none) is opened for
+ * appending, mode 0640, created if missing. 0 or a negative errno with a
+ * reason in err.
+ */
+int ps_sess_store_init(struct ps_sess_store *s, unsigned int keep, const char *log_path,
+		       char *err, size_t errlen);
+
+/* Drain what is pending to the log, close it, free everything. */
+void ps_sess_store_fini(struct ps_sess_store *s);
+
+/*
+ * A session begins: rec (its id is ignored) is copied into a new live
+ * record; returns a handle for the updates below, NULL when out of memory
+ * (the session then simply has no record). Any worker.
+ */
+struct ps_sess_live *ps_sess_open(struct ps_sess_store *s, const struct ps_sess_rec *rec);
+
+/* The id of a live session (for tools and logs). */
+uint64_t ps_sess_id(const struct ps_sess_live *l);
+
+/* Replace the live record's content with rec (the id is kept). */
+void ps_sess_update(struct ps_sess_store *s, struct ps_sess_live *l,
+		    const struct ps_sess_rec *rec);
+
+/* The session ended: rec becomes the closed record; l is freed. */
+void ps_sess_close(struct ps_sess_store *s, struct ps_sess_live *l,
+		   const struct ps_sess_rec *rec);
+
+/*
+ * Records matching f, most recent first (live ones, then closed ones), as
+ * a JSON array (new reference), NULL when out of memory.
+ */
+json_t *ps_sess_query(struct ps_sess_store *s, const struct ps_sess_filter *f);
+
+/* Append closed records not logged yet as JSON lines; returns how many. */
+unsigned int ps_sess_log_drain(struct ps_sess_store *s);
+
+/* A record as a JSON object (new reference). */
+json_t *ps_sess_rec_json(const struct ps_sess_rec *r);
+
+/* True when r matches f (live/closed, limit aside). */
+bool ps_sess_match(const struct ps_sess_rec *r, const struct ps_sess_filter *f);
+
+const char *ps_sess_state_name(enum ps_sess_state st);
+
+#endif /* PS_SESSION_H */
