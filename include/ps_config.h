@@ -83,6 +83,8 @@ struct ps_tls_settings {
 	unsigned int session_timeout_s;
 	unsigned int forge_cache;	/* forged leaves kept */
 	char keylog_file[PS_PATH_MAX];	/* NSS key log, "" for off */
+	unsigned int bypass_ttl_s;	/* remember non-interceptable servers, 0: never */
+	bool bypass_pinned_clients;	/* and clients that refuse the forged leaf */
 };
 
 struct ps_port_cfg {

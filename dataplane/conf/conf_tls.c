@@ -14,6 +14,7 @@
 #define DEFAULT_FORGE_CACHE		4096
 #define DEFAULT_TOOL_MSS		1460
 #define DEFAULT_SESSIONS_KEEP		10000
+#define DEFAULT_BYPASS_TTL_S		3600
 
 void
 conf_tls_defaults(struct ps_config *cfg)
@@ -25,6 +26,7 @@ conf_tls_defaults(struct ps_config *cfg)
 	cfg->tls.session_cache = DEFAULT_SESSION_CACHE;
 	cfg->tls.session_timeout_s = DEFAULT_SESSION_TIMEOUT_S;
 	cfg->tls.forge_cache = DEFAULT_FORGE_CACHE;
+	cfg->tls.bypass_ttl_s = DEFAULT_BYPASS_TTL_S;
 	cfg->sessions_keep = DEFAULT_SESSIONS_KEEP;
 	for (i = 0; i < PS_PORTS_MAX; i++)
 		cfg->ports[i].tool.mss = DEFAULT_TOOL_MSS;
@@ -62,7 +64,7 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 		"untrusted_ca_cert", "untrusted_ca_key", "untrusted_ca_passphrase_file",
 		"trust_system", "trust_bundle", "verify_failure",
 		"session_cache", "session_timeout_s", "forge_cache", "keylog_file",
-		NULL
+		"bypass_ttl_s", "bypass_pinned_clients", NULL
 	};
 	static const char *const req[] = { "ca_cert", NULL };
 	static const char *const actions[] = { "reject", "resign-untrusted", NULL };
@@ -102,6 +104,12 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 				   &t->forge_cache);
 	if (rc == 0)
 		rc = opt_path(c, obj, path, "keylog_file", t->keylog_file);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "bypass_ttl_s", 0, 30 * 86400,
+				   &t->bypass_ttl_s);
+	if (rc == 0)
+		rc = conf_opt_bool(c, obj, path, "bypass_pinned_clients",
+				   &t->bypass_pinned_clients);
 	if (rc < 0)
 		return rc;
 	t->verify_failure = (enum ps_verify_fail_action)action;

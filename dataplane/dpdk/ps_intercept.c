@@ -263,6 +263,7 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	key[sizeof(syn->dst)] = (uint8_t)(syn->dport >> 8);
 	key[sizeof(syn->dst) + 1] = (uint8_t)syn->dport;
 	(void)ps_tls_flow_init(&x->t, &w->dp->icpt, &w->tls_stats, &x->tap, key, sizeof(key));
+	ps_tls_flow_set_client(&x->t, syn->src.b);
 	f->tls = x;
 	ps_proxy_set_stage(&f->px, &x->t.stage);
 	return 0;

@@ -91,6 +91,8 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 	ic.sess_entries = ts->session_cache;
 	ic.sess_timeout_s = ts->session_timeout_s;
 	ic.keylog_file = or_null(ts->keylog_file);
+	ic.bypass_ttl_s = ts->bypass_ttl_s;
+	ic.bypass_pinned = ts->bypass_pinned_clients;
 	rc = ps_tls_icpt_init(&dp->icpt, &ic, why, sizeof(why));
 	if (rc < 0) {
 		snprintf(err, errlen, "tls: %s", why);

@@ -258,6 +258,27 @@ ps_proxy_relay(struct ps_proxy *px, enum ps_proxy_side from)
 }
 
 void
+ps_proxy_reconnect_server(struct ps_proxy *px, uint32_t iss)
+{
+	const struct ps_proxy_io *io = px->run_io;
+	uint64_t now = px->run_now;
+	const struct ps_tcp_cfg *cfg = px->srv.cfg;
+	struct ps_tcp_stats *stats = px->srv.stats;
+	unsigned int flags = px->to_srv.l3 == PS_L3_IPV6 ? PS_TCP_F_IPV6 : 0;
+
+	ps_tcp_out_reset(io->out);
+	ps_tcp_abort(&px->srv, now, io->out);
+	flush(px, PS_SIDE_SRV, now, io, &px->run_ev[PS_SIDE_SRV]);
+	ps_tcp_free(&px->srv);
+	ps_tcp_init(&px->srv, cfg, stats, flags);
+	px->flags &= ~(PS_PROXY_F_SRV_FIN | PS_PROXY_F_SRV_DONE);
+	px->to_srv.ip_id = (uint16_t)(iss >> 16);
+	ps_tcp_out_reset(io->out);
+	(void)ps_tcp_connect(&px->srv, iss, now, io->out);
+	flush(px, PS_SIDE_SRV, now, io, &px->run_ev[PS_SIDE_SRV]);
+}
+
+void
 ps_proxy_kill(struct ps_proxy *px)
 {
 	const struct ps_proxy_io *io = px->run_io;

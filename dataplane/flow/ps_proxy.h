@@ -170,6 +170,15 @@ void ps_proxy_shutdown(struct ps_proxy *px, enum ps_proxy_side to);
 /* The plain relay of what side from's peer sent, FIN included (pass-through). */
 void ps_proxy_relay(struct ps_proxy *px, enum ps_proxy_side from);
 
+/*
+ * Give up the connection to the server (RST if synchronized) and open a
+ * new one on the same addresses and ports with initial sequence number
+ * iss; bytes sent towards the server from now on go over the new one.
+ * What the old one had received is dropped. The client's side is not
+ * touched.
+ */
+void ps_proxy_reconnect_server(struct ps_proxy *px, uint32_t iss);
+
 /* Reset both connections (RST to each side that is synchronized). */
 void ps_proxy_kill(struct ps_proxy *px);
 

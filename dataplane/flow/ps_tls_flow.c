@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -23,6 +24,8 @@
  * the other leg stops being read (back-pressure). */
 #define PLAIN_CHUNK	16384u
 #define WIRE_HIWAT	(64u * 1024u)
+/* Servers and pinning clients remembered for bypass. */
+#define BYPASS_ENTRIES	4096u
 
 static const char *const counter_names[PS_TLSF_MAX] = {
 #define PS_TLSF_NAME(name, str) str,
@@ -72,7 +75,8 @@ conn_of(struct ps_tls_flow *t, enum ps_proxy_side s)
 /* ------------------------------------------------------------------ */
 /* Upstream session cache: direct-mapped, one lock, serialized sessions. */
 
-#define SESS_KEY_MAX	(64u + PS_TLS_SNI_MAX + 1u)
+/* Upstream identity (<= 64), NUL, SNI; a client address in front for pinning. */
+#define SESS_KEY_MAX	(64u + 1u + PS_TLS_SNI_MAX + 17u)
 
 struct sess_ent {
 	uint32_t hash;
@@ -91,12 +95,31 @@ struct ps_tls_sess_cache {
 };
 
 static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
 mono_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec;
+}
+
+static uint32_t
+rand_u32(void)
+{
+	uint32_t v = 0;
+
+	if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+		v = (uint32_t)mono_ns();
+	return v;
 }
 
 int
@@ -160,32 +183,68 @@ sess_key(const struct ps_tls_flow *t, uint8_t key[SESS_KEY_MAX])
 	return t->sess_key_len + 1 + sni;
 }
 
+/*
+ * Look key up in c: true when a live entry is there; with der != NULL its
+ * value is copied into a malloc'd *der (NULL when the entry has none).
+ */
+static bool
+cache_get(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, uint8_t **der,
+	  size_t *der_len)
+{
+	uint32_t h = key_hash(key, klen);
+	struct sess_ent *e;
+	bool hit = false;
+
+	if (der != NULL)
+		*der = NULL;
+	pthread_mutex_lock(&c->lock);
+	e = &c->e[h % c->n];
+	if (e->expires_s != 0 && e->hash == h && e->key_len == klen &&
+	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
+		hit = true;
+		if (der != NULL && e->der != NULL) {
+			*der = malloc(e->der_len);
+			if (*der != NULL) {
+				memcpy(*der, e->der, e->der_len);
+				*der_len = e->der_len;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+/* Keep key -> der (taken over, may be NULL) for ttl_s (0: the cache's timeout). */
+static void
+cache_put(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, uint8_t *der,
+	  size_t der_len, unsigned int ttl_s)
+{
+	uint32_t h = key_hash(key, klen);
+	struct sess_ent *e;
+	uint8_t *old;
+
+	pthread_mutex_lock(&c->lock);
+	e = &c->e[h % c->n];
+	old = e->der;
+	e->hash = h;
+	e->key_len = (uint16_t)klen;
+	memcpy(e->key, key, klen);
+	e->der = der;
+	e->der_len = der_len;
+	e->expires_s = mono_s() + (ttl_s != 0 ? ttl_s : c->timeout_s);
+	pthread_mutex_unlock(&c->lock);
+	free(old);
+}
+
 /* Offer a cached session for t's server on its upstream leg. */
 static void
 sess_offer(struct ps_tls_flow *t)
 {
 	struct ps_tls_sess_cache *c = t->ic->up_sessions;
-	uint8_t key[SESS_KEY_MAX], *der = NULL;
-	size_t klen, der_len = 0;
-	struct sess_ent *e;
-	uint32_t h;
+	uint8_t key[SESS_KEY_MAX], *der;
+	size_t der_len = 0;
 
-	if (c == NULL)
-		return;
-	klen = sess_key(t, key);
-	h = key_hash(key, klen);
-	pthread_mutex_lock(&c->lock);
-	e = &c->e[h % c->n];
-	if (e->der != NULL && e->hash == h && e->key_len == klen &&
-	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
-		der = malloc(e->der_len);
-		if (der != NULL) {
-			memcpy(der, e->der, e->der_len);
-			der_len = e->der_len;
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (der == NULL)
+	if (c == NULL || !cache_get(c, key, sess_key(t, key), &der, &der_len) || der == NULL)
 		return;
 	if (ps_tls_conn_set_session(t->up, der, der_len) == 0)
 		count(t, PS_TLSF_SESS_OFFERED);
@@ -197,10 +256,8 @@ static void
 sess_store(struct ps_tls_flow *t)
 {
 	struct ps_tls_sess_cache *c = t->ic->up_sessions;
-	uint8_t key[SESS_KEY_MAX], *der, *old;
-	size_t klen, der_len;
-	struct sess_ent *e;
-	uint32_t h;
+	uint8_t key[SESS_KEY_MAX], *der;
+	size_t der_len;
 
 	/* Only sessions whose chain verified: a resumed session skips the
 	 * chain, so an unverified one must never be resumed. */
@@ -209,20 +266,50 @@ sess_store(struct ps_tls_flow *t)
 	if (ps_tls_conn_get_session(t->up, &der, &der_len) < 0)
 		return;
 	t->up_sess_stored = true;
-	klen = sess_key(t, key);
-	h = key_hash(key, klen);
-	pthread_mutex_lock(&c->lock);
-	e = &c->e[h % c->n];
-	old = e->der;
-	e->hash = h;
-	e->key_len = (uint16_t)klen;
-	memcpy(e->key, key, klen);
-	e->der = der;
-	e->der_len = der_len;
-	e->expires_s = mono_s() + c->timeout_s;
-	pthread_mutex_unlock(&c->lock);
-	free(old);
+	cache_put(c, key, sess_key(t, key), der, der_len, 0);
 	count(t, PS_TLSF_SESS_STORED);
+}
+
+/*
+ * Servers that cannot be intercepted (they ask for a client certificate)
+ * and, when configured, clients that refuse the forged leaf (pinning):
+ * remembered for bypass_ttl_s so that later flows are relayed at once.
+ * Key: the session key (server address, port, SNI), with the client's
+ * address in front for a pinning client.
+ */
+static size_t
+bypass_key(const struct ps_tls_flow *t, bool with_client, uint8_t key[SESS_KEY_MAX])
+{
+	size_t n = sess_key(t, key);
+
+	if (!with_client || n + sizeof(t->cli_addr) + 1 > SESS_KEY_MAX)
+		return n;
+	memmove(key + sizeof(t->cli_addr) + 1, key, n);
+	memcpy(key, t->cli_addr, sizeof(t->cli_addr));
+	key[sizeof(t->cli_addr)] = 'C';
+	return n + sizeof(t->cli_addr) + 1;
+}
+
+static bool
+bypass_known(const struct ps_tls_flow *t)
+{
+	struct ps_tls_sess_cache *c = t->ic->bypass;
+	uint8_t key[SESS_KEY_MAX];
+
+	if (c == NULL)
+		return false;
+	return cache_get(c, key, bypass_key(t, false, key), NULL, NULL) ||
+	       cache_get(c, key, bypass_key(t, true, key), NULL, NULL);
+}
+
+static void
+bypass_remember(const struct ps_tls_flow *t, bool with_client)
+{
+	struct ps_tls_sess_cache *c = t->ic->bypass;
+	uint8_t key[SESS_KEY_MAX];
+
+	if (c != NULL)
+		cache_put(c, key, bypass_key(t, with_client, key), NULL, 0, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,6 +477,13 @@ upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 	for (i = 0; i < h->signature_algorithms.n && n < 128; i++)
 		sigalgs[n++] = ps_tls_u16_at(&h->signature_algorithms, i);
 	t->leaf_type = ps_tls_leaf_type_for(sigalgs, n, has_ext);
+	t->hello_tls = true;
+	if (bypass_known(t)) {
+		/* Known not to be interceptable: relayed from the first byte. */
+		to_pass(t, PS_TLSF_PASS_REMEMBERED);
+		snprintf(t->why, sizeof(t->why), "bypassed: remembered as not interceptable");
+		return;
+	}
 
 	if (ps_tls_conn_new(t->ic->up_ctx, t->sni[0] != '\0' ? t->sni : NULL,
 			    t->alpn_len > 0 ? t->alpn : NULL, t->alpn_len, &t->up) < 0) {
@@ -562,6 +656,23 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 
 	feed_from(px, PS_SIDE_SRV, t->up);
 	st = ps_tls_conn_handshake(t->up);
+	if (ps_tls_conn_cert_requested(t->up)) {
+		/*
+		 * The server wants a client certificate: only the client has
+		 * one. Our attempt is dropped unsent (not one more byte of it
+		 * goes out), a fresh connection to the server gets the held
+		 * hello, and the flow is relayed untouched: the client never
+		 * notices. The server is remembered for later flows.
+		 */
+		count(t, PS_TLSF_PASS_CLIENT_CERT);
+		bypass_remember(t, false);
+		ps_tls_conn_free(t->up);
+		t->up = NULL;
+		ps_proxy_reconnect_server(px, rand_u32());
+		to_pass(t, PS_TLSF_PASS_CLIENT_CERT_NONE);
+		snprintf(t->why, sizeof(t->why), "bypassed: the server asks for a client certificate");
+		return;
+	}
 	flush_wire(px, PS_SIDE_SRV, t->up);
 	if (st == PS_TLS_ST_WANT) {
 		if (ps_proxy_eof(px, PS_SIDE_SRV)) {
@@ -607,6 +718,17 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 /* ------------------------------------------------------------------ */
 /* CLIENT: the client's handshake with us. */
 
+/* The client aborted because it does not accept our leaf (its alert). */
+static bool
+refused_our_leaf(const struct ps_tls_conn *conn)
+{
+	const char *why = ps_tls_conn_reason(conn);
+
+	return strstr(why, "alert unknown ca") != NULL ||
+	       strstr(why, "alert bad certificate") != NULL ||
+	       strstr(why, "alert certificate unknown") != NULL;
+}
+
 static void
 step_client(struct ps_tls_flow *t, struct ps_proxy *px)
 {
@@ -627,6 +749,12 @@ step_client(struct ps_tls_flow *t, struct ps_proxy *px)
 		if (t->leaf != NULL) {
 			count(t, PS_TLSF_CLI_FAILED);
 			set_why(t, "client handshake failed", t->cli);
+			if (t->ic->bypass_pinned && refused_our_leaf(t->cli)) {
+				/* A pinning application: its next flows to this
+				 * server are relayed untouched. */
+				count(t, PS_TLSF_PINNED_REMEMBERED);
+				bypass_remember(t, true);
+			}
 		}
 		goto close_both;
 	}
@@ -801,6 +929,12 @@ ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
 }
 
 void
+ps_tls_flow_set_client(struct ps_tls_flow *t, const uint8_t addr[16])
+{
+	memcpy(t->cli_addr, addr, sizeof(t->cli_addr));
+}
+
+void
 ps_tls_flow_free(struct ps_tls_flow *t)
 {
 	if (t->tapped && t->tap != NULL && t->tap->close != NULL)
@@ -931,7 +1065,7 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 		r->state = PS_SESS_HANDSHAKE;
 		break;
 	}
-	copy_str(r->kind, sizeof(r->kind), t->state == PS_TLSF_ST_PASS ? "not-tls" : "tls");
+	copy_str(r->kind, sizeof(r->kind), t->hello_tls ? "tls" : "not-tls");
 	copy_str(r->sni, sizeof(r->sni), t->sni);
 	r->bytes[0] = t->plain[0];
 	r->bytes[1] = t->plain[1];
@@ -1022,6 +1156,7 @@ ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 	pthread_mutex_init(&ic->keylog_lock, NULL);
 	ic->forge = cfg->forge;
 	ic->forge_untrusted = cfg->forge_untrusted;
+	ic->bypass_pinned = cfg->bypass_pinned;
 	ic->on_verify_fail = cfg->on_verify_fail;
 
 	memset(&cc, 0, sizeof(cc));
@@ -1058,6 +1193,13 @@ ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 			SSL_CTX_set_num_tickets(cs, 0);
 		}
 	}
+	if (cfg->bypass_ttl_s > 0) {
+		rc = ps_tls_sess_cache_new(BYPASS_ENTRIES, cfg->bypass_ttl_s, &ic->bypass);
+		if (rc < 0) {
+			snprintf(err, errlen, "bypass cache: out of memory");
+			goto fail;
+		}
+	}
 	if (cfg->keylog_file != NULL && cfg->keylog_file[0] != '\0') {
 		rc = keylog_open(ic, cfg->keylog_file, err, errlen);
 		if (rc < 0)
@@ -1079,8 +1221,10 @@ ps_tls_icpt_fini(struct ps_tls_icpt *ic)
 	ps_tls_ctx_free(ic->cli_ctx);
 	ps_tls_ctx_free(ic->up_ctx);
 	ps_tls_sess_cache_free(ic->up_sessions);
+	ps_tls_sess_cache_free(ic->bypass);
 	ic->cli_ctx = ic->up_ctx = NULL;
 	ic->up_sessions = NULL;
+	ic->bypass = NULL;
 	if (ic->keylog_fd >= 0)
 		close(ic->keylog_fd);
 	ic->keylog_fd = -1;

@@ -43,6 +43,10 @@
 	X(PASS_BAD_HELLO,	"pass_bad_hello")			\
 	X(PASS_SERVER_FIRST,	"pass_server_first")			\
 	X(PASS_NO_HELLO,	"pass_client_closed_before_hello")	\
+	X(PASS_CLIENT_CERT,	"pass_server_wants_client_cert")	\
+	X(PASS_CLIENT_CERT_NONE, "pass_replayed_to_new_connection")	\
+	X(PASS_REMEMBERED,	"pass_remembered_bypass")		\
+	X(PINNED_REMEMBERED,	"client_refused_leaf_remembered")	\
 	X(UP_FULL,		"upstream_handshakes_full")		\
 	X(UP_RESUMED,		"upstream_handshakes_resumed")		\
 	X(UP_FAILED,		"upstream_handshakes_failed")		\
@@ -85,6 +89,8 @@ struct ps_tls_icpt {
 	struct ps_tls_forge *forge_untrusted;	/* may be NULL: then failures are rejected */
 	enum ps_tls_verify_action on_verify_fail;
 	struct ps_tls_sess_cache *up_sessions;	/* may be NULL: no upstream resumption */
+	struct ps_tls_sess_cache *bypass;	/* not interceptable, remembered; may be NULL */
+	bool bypass_pinned;		/* remember clients that refuse the forged leaf */
 	int keylog_fd;			/* -1: off */
 	pthread_mutex_t keylog_lock;
 };
@@ -126,6 +132,7 @@ struct ps_tls_flow {
 	bool fin_sent[2];
 	bool tapped;			/* tap open called */
 	bool decrypted;			/* both legs came up */
+	bool hello_tls;			/* the first bytes were a TLS ClientHello */
 	bool rejected;			/* refused by the appliance (upstream validation) */
 	bool up_sess_stored;
 
@@ -144,6 +151,7 @@ struct ps_tls_flow {
 	uint32_t sess_key_hash;		/* upstream session cache key (addresses, port, SNI) */
 	uint8_t sess_key[64];
 	uint8_t sess_key_len;
+	uint8_t cli_addr[16];		/* for remembering pinning clients */
 
 	struct ps_tls_conn *cli;	/* client leg: we are the server */
 	struct ps_tls_conn *up;		/* upstream leg: we are the client */
@@ -165,6 +173,9 @@ struct ps_tls_flow {
 int ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
 		     struct ps_tls_flow_stats *stats, const struct ps_tls_tap *tap,
 		     const uint8_t *key, size_t key_len);
+
+/* The client's address (16 bytes, IPv4 in the first 4), for pinning. */
+void ps_tls_flow_set_client(struct ps_tls_flow *t, const uint8_t addr[16]);
 
 /* Release everything t holds; t itself is the caller's. Idempotent. */
 void ps_tls_flow_free(struct ps_tls_flow *t);
@@ -208,6 +219,8 @@ struct ps_tls_icpt_cfg {
 	unsigned int sess_entries;	/* client-leg and upstream caches; 0: no resumption */
 	unsigned int sess_timeout_s;
 	const char *keylog_file;	/* NSS key log of both legs; NULL: off */
+	unsigned int bypass_ttl_s;	/* remember non-interceptable servers; 0: never */
+	bool bypass_pinned;		/* and clients refusing the leaf (alert) */
 };
 int ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 		     char *err, size_t errlen);

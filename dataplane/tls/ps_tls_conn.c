@@ -60,6 +60,7 @@ struct ps_tls_conn {
 	long verify_err;	/* first chain error seen (client role) */
 	bool hs_done;		/* the first handshake completed */
 	bool reneg;		/* the peer tried to renegotiate */
+	bool cert_requested;	/* client role: the server sent a CertificateRequest */
 	bool failed;
 	char sni[256];		/* client role: sent; server role: seen in the hello */
 	char reason[PS_TLS_REASON_MAX];
@@ -158,8 +159,11 @@ msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
 
 	(void)version;
 	(void)arg;
-	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 || conn == NULL ||
-	    !conn->hs_done || SSL_version(ssl) >= TLS1_3_VERSION)
+	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 || conn == NULL)
+		return;
+	if (conn->ctx->role == PS_TLS_ROLE_CLIENT && p[0] == SSL3_MT_CERTIFICATE_REQUEST)
+		conn->cert_requested = true;
+	if (!conn->hs_done || SSL_version(ssl) >= TLS1_3_VERSION)
 		return;
 	if ((conn->ctx->role == PS_TLS_ROLE_SERVER && p[0] == SSL3_MT_CLIENT_HELLO) ||
 	    (conn->ctx->role == PS_TLS_ROLE_CLIENT && p[0] == SSL3_MT_HELLO_REQUEST))
@@ -935,4 +939,10 @@ void *
 ps_tls_conn_user(const struct ps_tls_conn *conn)
 {
 	return conn->user;
+}
+
+bool
+ps_tls_conn_cert_requested(const struct ps_tls_conn *conn)
+{
+	return conn->cert_requested;
 }

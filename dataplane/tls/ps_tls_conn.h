@@ -254,6 +254,14 @@ ps_tls_conn_verify_result(const struct ps_tls_conn *conn);
 const char *
 ps_tls_conn_verify_reason(const struct ps_tls_conn *conn);
 
+/*
+ * Client role: the server asked for a client certificate (TLS 1.2 or 1.3
+ * CertificateRequest, during or after the handshake). The appliance has
+ * none to give: such a server cannot be intercepted.
+ */
+bool
+ps_tls_conn_cert_requested(const struct ps_tls_conn *conn);
+
 /* True when the handshake resumed a session. */
 bool
 ps_tls_conn_session_reused(const struct ps_tls_conn *conn);

@@ -8,6 +8,7 @@
 #     DIR/expired.crt/.key    leaf for www.ps.test whose validity ended
 #     DIR/self.crt, self.key  self-signed leaf for www.ps.test
 #     DIR/other.crt/.key      leaf for other.ps.test only (a host name mismatch for www)
+#     DIR/client.crt/.key     a client certificate (clientAuth) from the web root
 #     DIR/ca/ca.crt, ca.key   the appliance CA (scripts/mkca.sh)
 #
 # Nothing here is shipped: every run makes new keys.
@@ -65,6 +66,13 @@ rm -rf expired.csr ca-db
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 10 \
 	-subj "/CN=www.ps.test" -addext "subjectAltName=DNS:www.ps.test" \
 	-keyout self.key -out self.crt 2>/dev/null
+# A client certificate (for servers that require one), from the web root.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=client.ps.test" \
+	-keyout client.key -out client.csr 2>/dev/null
+openssl x509 -req -in client.csr -CA root.crt -CAkey root.key -CAcreateserial -days 10 \
+	-extfile <(printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n') \
+	-out client.crt 2>/dev/null
+rm -f client.csr
 
 rm -rf ca
 "$ROOT/scripts/mkca.sh" --cn "plainsight test CA" ca >/dev/null

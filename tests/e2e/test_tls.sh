@@ -41,10 +41,10 @@ cat >"$T_TMP/dp.json" <<EOF
 		 "tool": {"dport_rewrite": 80}}
 	],
 	"limits": {"max_flows": 4096},
-	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 8080]},
+	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 4437, 8080]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt",
-		"keylog_file": "$T_TMP/keylog.txt"},
+		"keylog_file": "$T_TMP/keylog.txt", "bypass_pinned_clients": true},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000},
 	"control": {"socket": "$SOCK"}
 }
@@ -82,6 +82,7 @@ srv 4432 "$PKI/expired.crt" "$PKI/expired.key"
 srv 4433 "$PKI/self.crt" "$PKI/self.key"
 srv 4434 "$PKI/other.crt" "$PKI/other.key"
 srv 4435 "$PKI/www.crt" "$PKI/www.key" -tls1_2
+srv 4437 "$PKI/www.crt" "$PKI/www.key" -Verify 1 -CAfile "$PKI/root.crt"
 sleep 1
 
 CURL="in_cli curl -sS --max-time 20 --cacert $PKI/ca/ca.crt"
@@ -215,11 +216,31 @@ done
 check "counters: three upstream verification failures rejected" \
 	sh -c "test $(tls upstream_verify_rejected) -eq $((rej0 + 3))"
 
-# A client that does not trust the appliance CA fails cleanly.
-in_cli curl -sS --max-time 10 -o /dev/null $(res www.ps.test 443)/index.html 2>"$T_TMP/distrust.err"
+# A client that does not trust the appliance CA fails cleanly; with
+# bypass_pinned_clients it is remembered, and its next flow to that server
+# is relayed untouched (it then sees the real certificate).
+in_cli curl -sS --max-time 10 -o /dev/null $(res www.ps.test 4435)/index.html 2>"$T_TMP/distrust.err"
 rc=$?
 check "a client distrusting the appliance CA fails its handshake (curl exit $rc)" test "$rc" -eq 60
-check "counters: the failed client handshake" sh -c "test $(tls client_handshakes_failed) -ge 1"
+check "counters: the failed client handshake, remembered as pinning" \
+	sh -c "test $(tls client_handshakes_failed) -ge 1 && test $(tls client_refused_leaf_remembered) -ge 1"
+in_cli curl -sS --max-time 10 --cacert "$PKI/root.crt" -o "$T_TMP/pinned.out" \
+	$(res www.ps.test 4435)/index.html 2>"$T_TMP/pinned.err"
+check "the pinning client's next flow is relayed untouched (real certificate)" \
+	cmp "$T_TMP/www/index.html" "$T_TMP/pinned.out"
+
+# A server that asks for a client certificate cannot be intercepted: the
+# held hello is replayed on a fresh connection and the flow relayed; the
+# client (with its certificate) never notices; the server is remembered.
+for i in 1 2; do
+	in_cli curl -sS --max-time 10 --cacert "$PKI/root.crt" --cert "$PKI/client.crt" \
+		--key "$PKI/client.key" -o "$T_TMP/ccert$i.out" $(res www.ps.test 4437)/index.html \
+		2>"$T_TMP/ccert$i.err"
+	check "client-certificate server, flow $i: the client gets the page" \
+		cmp "$T_TMP/www/index.html" "$T_TMP/ccert$i.out"
+done
+check "counters: bypassed for its client certificate request, then remembered" \
+	sh -c "test $(tls pass_server_wants_client_cert) -eq 1 && test $(tls pass_remembered_bypass) -ge 2"
 
 # Non-TLS on an intercepted port: relayed untouched.
 bg "$NS_SRV" "$T_TMP/http.log" timeout 30 sh -c "cd '$T_TMP/www' && exec python3 -m http.server --bind $SRV4 8080"

@@ -202,7 +202,8 @@ test_tls(void **state)
 		      "'untrusted_ca_cert':'u.crt','untrusted_ca_key':'u.key',"
 		      "'verify_failure':'resign-untrusted','trust_system':false,"
 		      "'trust_bundle':'b.pem','session_cache':0,'session_timeout_s':60,"
-		      "'forge_cache':100,'keylog_file':'/tmp/kl'}"), &cfg, err, sizeof(err)) != 0)
+		      "'forge_cache':100,'keylog_file':'/tmp/kl','bypass_ttl_s':0,"
+		      "'bypass_pinned_clients':true}"), &cfg, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
 	assert_true(cfg.tls.enabled);
 	assert_string_equal(cfg.tls.ca_cert, "/etc/ps/ca.crt");
@@ -215,6 +216,8 @@ test_tls(void **state)
 	assert_int_equal(cfg.tls.session_timeout_s, 60);
 	assert_int_equal(cfg.tls.forge_cache, 100);
 	assert_string_equal(cfg.tls.keylog_file, "/tmp/kl");
+	assert_int_equal(cfg.tls.bypass_ttl_s, 0);
+	assert_true(cfg.tls.bypass_pinned_clients);
 	assert_int_equal(cfg.sessions_keep, 10000);
 	if (parse(CFG(",'sessions':{'keep':5,'log_file':'/var/log/ps.jsonl'}"), &cfg, err,
 		  sizeof(err)) != 0)
