@@ -3,9 +3,11 @@
  *
  *   plainsight-ctl [--socket PATH] [--json] status
  *   plainsight-ctl [--socket PATH] [--json] stats
+ *   plainsight-ctl [--json] policy check FILE
  *
  * Exit codes: 0 success, 1 the data plane could not be reached or answered
- * with an error, 2 usage error.
+ * with an error (policy check: the policy is invalid or unreadable), 2 usage
+ * error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +20,8 @@
 #include <jansson.h>
 
 #include "ctl_client.h"
+#include "ctl_policy.h"
+#include "ctl_sessions.h"
 #include "ps_version.h"
 
 #define CTL_TIMEOUT_MS	5000
@@ -31,6 +35,10 @@ usage(FILE *f)
 		"commands:\n"
 		"  status      data-plane state, ports, links, workers\n"
 		"  stats       packet, byte and drop counters per port and reason\n"
+		"  sessions    session records, searchable by SNI or certificate name\n"
+		"              (sessions --help for its options)\n");
+	ctl_policy_usage(f);
+	fprintf(f,
 		"\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default %s)\n"
@@ -195,9 +203,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
+	if (strcmp(cmd, "sessions") == 0)
+		return ctl_sessions_main(path, as_json, argc - optind, argv + optind);
+	if (strcmp(cmd, "policy") == 0)
+		return ctl_policy_main(as_json, argc - optind, argv + optind);
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0) {
 		fprintf(stderr, "plainsight-ctl: unknown command \"%s\" "
-			"(expected status or stats)\n", cmd);
+			"(expected status, stats, sessions or policy)\n", cmd);
 		return 2;
 	}
 	if (optind + 1 < argc) {

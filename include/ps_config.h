@@ -59,12 +59,26 @@ struct ps_tool_port_cfg {
 	uint8_t dst_mac[6];
 	bool has_src_mac;		/* "decrypted" marker: fixed source MAC */
 	uint8_t src_mac[6];
-	uint16_t mss;			/* segment size of the synthesized conversation */
+	uint16_t mss;			/* segment size of the synthesized conversation,
+					 * 0: 1460 over IPv4, 1440 over IPv6 */
 };
 
 enum ps_verify_fail_action {
 	PS_VERIFY_FAIL_REJECT,		/* alert to the client, close */
 	PS_VERIFY_FAIL_RESIGN_UNTRUSTED,/* forge with the untrusted CA */
+};
+
+#define PS_KNOWN_SERVERS_MAX	64
+
+/* Known-key mode: the operator's own server, shown with its real certificate. */
+struct ps_known_server_cfg {
+	char sni[254];			/* exact name or "*.suffix", "" for any */
+	bool has_addr;
+	uint8_t family;			/* 4 or 6 */
+	uint8_t addr[16];		/* server address, wire order */
+	char cert[PS_PATH_MAX];		/* PEM/DER/PKCS#12: leaf then chain */
+	char key[PS_PATH_MAX];		/* "" when cert is PKCS#12 with the key */
+	char passphrase_file[PS_PATH_MAX];
 };
 
 /* TLS interception (section "tls"); absent: intercepted flows are relayed. */
@@ -85,6 +99,8 @@ struct ps_tls_settings {
 	char keylog_file[PS_PATH_MAX];	/* NSS key log, "" for off */
 	unsigned int bypass_ttl_s;	/* remember non-interceptable servers, 0: never */
 	bool bypass_pinned_clients;	/* and clients that refuse the forged leaf */
+	struct ps_known_server_cfg known[PS_KNOWN_SERVERS_MAX];
+	unsigned int n_known;
 };
 
 struct ps_port_cfg {

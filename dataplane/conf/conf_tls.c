@@ -3,6 +3,7 @@
  * receive (ports[].tool). Files named here are only checked for form: the
  * data plane opens them at start and reports what is wrong with them.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #define DEFAULT_SESSION_CACHE		20000
 #define DEFAULT_SESSION_TIMEOUT_S	300
 #define DEFAULT_FORGE_CACHE		4096
-#define DEFAULT_TOOL_MSS		1460
+#define DEFAULT_TOOL_MSS		0	/* by address family: 1460 IPv4, 1440 IPv6 */
 #define DEFAULT_SESSIONS_KEEP		10000
 #define DEFAULT_BYPASS_TTL_S		3600
 
@@ -56,6 +57,93 @@ opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
 	return 0;
 }
 
+/* A server name: a DNS name, or "*." and one. */
+static bool
+sni_pattern_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n >= 2 && s[0] == '*' && s[1] == '.') {
+		s += 2;
+		n -= 2;
+	}
+	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!(conf_is_alnum(ch) || ch == '-' || ch == '.' || ch == '_') ||
+		    (ch == '.' && s[i + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* tls.known_servers: [{"sni", "address", "cert", "key", "passphrase_file"}] */
+static int
+parse_known(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"sni", "address", "cert", "key", "passphrase_file", NULL
+	};
+	static const char *const req[] = { "cert", NULL };
+	struct ps_tls_settings *t = &c->cfg.tls;
+	char p[CONF_PATH_LEN], pi[CONF_PATH_LEN], pk[CONF_PATH_LEN];
+	json_t *v, *e, *f;
+	size_t i, n;
+	const char *s;
+	int rc;
+
+	v = conf_member(obj, path, "known_servers", p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v))
+		return conf_type_fail(c, p, "an array of known servers", v);
+	if (json_array_size(v) > PS_KNOWN_SERVERS_MAX)
+		return conf_fail(c, p, "expected at most %u known servers, found %zu",
+				 PS_KNOWN_SERVERS_MAX, json_array_size(v));
+	json_array_foreach(v, i, e) {
+		struct ps_known_server_cfg *k = &t->known[i];
+
+		conf_path_index(pi, sizeof(pi), p, i);
+		rc = conf_object_check(c, e, pi, keys, req);
+		if (rc == 0)
+			rc = opt_path(c, e, pi, "cert", k->cert);
+		if (rc == 0)
+			rc = opt_path(c, e, pi, "key", k->key);
+		if (rc == 0)
+			rc = opt_path(c, e, pi, "passphrase_file", k->passphrase_file);
+		if (rc < 0)
+			return rc;
+		f = conf_member(e, pi, "sni", pk, sizeof(pk));
+		if (f != NULL) {
+			rc = conf_string_value(c, f, pk, "a server name or *.suffix", &s, &n);
+			if (rc < 0)
+				return rc;
+			if (!sni_pattern_ok(s, n))
+				return conf_value_fail(c, pk, "a server name or *.suffix", f);
+			memcpy(k->sni, s, n + 1);
+		}
+		f = conf_member(e, pi, "address", pk, sizeof(pk));
+		if (f != NULL) {
+			rc = conf_string_value(c, f, pk, "an IPv4 or IPv6 address", &s, &n);
+			if (rc < 0)
+				return rc;
+			if (inet_pton(AF_INET, s, k->addr) == 1)
+				k->family = 4;
+			else if (inet_pton(AF_INET6, s, k->addr) == 1)
+				k->family = 6;
+			else
+				return conf_value_fail(c, pk, "an IPv4 or IPv6 address", f);
+			k->has_addr = true;
+		}
+		if (k->sni[0] == '\0' && !k->has_addr)
+			return conf_fail(c, pi, "a known server needs \"sni\" or \"address\"");
+		t->n_known = (unsigned int)i + 1;
+	}
+	return 0;
+}
+
 int
 conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 {
@@ -64,7 +152,7 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 		"untrusted_ca_cert", "untrusted_ca_key", "untrusted_ca_passphrase_file",
 		"trust_system", "trust_bundle", "verify_failure",
 		"session_cache", "session_timeout_s", "forge_cache", "keylog_file",
-		"bypass_ttl_s", "bypass_pinned_clients", NULL
+		"bypass_ttl_s", "bypass_pinned_clients", "known_servers", NULL
 	};
 	static const char *const req[] = { "ca_cert", NULL };
 	static const char *const actions[] = { "reject", "resign-untrusted", NULL };
@@ -100,7 +188,7 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 		rc = conf_opt_uint(c, obj, path, "session_timeout_s", 1, 86400,
 				   &t->session_timeout_s);
 	if (rc == 0)
-		rc = conf_opt_uint(c, obj, path, "forge_cache", 16, 10000000,
+		rc = conf_opt_uint(c, obj, path, "forge_cache", 16, 4194304,
 				   &t->forge_cache);
 	if (rc == 0)
 		rc = opt_path(c, obj, path, "keylog_file", t->keylog_file);
@@ -110,6 +198,8 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 	if (rc == 0)
 		rc = conf_opt_bool(c, obj, path, "bypass_pinned_clients",
 				   &t->bypass_pinned_clients);
+	if (rc == 0)
+		rc = parse_known(c, obj, path);
 	if (rc < 0)
 		return rc;
 	t->verify_failure = (enum ps_verify_fail_action)action;

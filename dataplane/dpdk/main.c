@@ -219,6 +219,7 @@ main(int argc, char **argv)
 	}
 	/* Keys and certificates are checked with the configuration. */
 	dp.cfg = &cfg;
+	dp.checking = check_only;
 	rc = ps_tls_start(&dp, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "plainsight-dp: %s\n", err);

@@ -90,9 +90,12 @@ struct ps_dp {
 	struct ps_tcp_cfg tcp_cfg;	/* every proxied endpoint's settings */
 	/* TLS interception (cfg->tls.enabled): shared by every worker. */
 	bool tls_on;
+	bool checking;			/* --check: load and verify, write nothing */
 	struct ps_tls_ca *ca, *ca_untrusted;
 	struct ps_tls_forge *forge, *forge_untrusted;
 	struct ps_tls_icpt icpt;
+	struct ps_tls_known known[PS_KNOWN_SERVERS_MAX];
+	unsigned int n_known;
 	/* Session records of intercepted flows, shared (ps_session.h). */
 	struct ps_sess_store sessions;
 	bool sessions_on;

@@ -263,7 +263,7 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	key[sizeof(syn->dst)] = (uint8_t)(syn->dport >> 8);
 	key[sizeof(syn->dst) + 1] = (uint8_t)syn->dport;
 	(void)ps_tls_flow_init(&x->t, &w->dp->icpt, &w->tls_stats, &x->tap, key, sizeof(key));
-	ps_tls_flow_set_client(&x->t, syn->src.b);
+	ps_tls_flow_set_addrs(&x->t, syn->l3 == PS_L3_IPV6 ? 6 : 4, syn->src.b, syn->dst.b);
 	f->tls = x;
 	ps_proxy_set_stage(&f->px, &x->t.stage);
 	return 0;

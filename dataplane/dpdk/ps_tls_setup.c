@@ -58,6 +58,50 @@ tools_setup(struct ps_dp *dp)
 	}
 }
 
+/* Known-key servers: the real leaf, its chain and key of each. */
+static int
+load_known(struct ps_dp *dp, char *err, size_t errlen)
+{
+	const struct ps_tls_settings *ts = &dp->cfg->tls;
+	char why[384];
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < ts->n_known; i++) {
+		const struct ps_known_server_cfg *kc = &ts->known[i];
+		struct ps_tls_known *k = &dp->known[i];
+		STACK_OF(X509) *certs = NULL;
+
+		snprintf(k->sni, sizeof(k->sni), "%s", kc->sni);
+		k->has_addr = kc->has_addr;
+		k->family = kc->family;
+		memcpy(k->addr, kc->addr, sizeof(k->addr));
+		rc = ps_tls_load_certs(kc->cert, or_null(kc->passphrase_file), &certs,
+				       why, sizeof(why));
+		if (rc == 0 && sk_X509_num(certs) < 1)
+			rc = -EINVAL;
+		if (rc == 0) {
+			k->cert = sk_X509_shift(certs);
+			k->chain = certs;
+			certs = NULL;
+			rc = ps_tls_load_key(kc->key[0] != '\0' ? kc->key : kc->cert,
+					     or_null(kc->passphrase_file), &k->key,
+					     why, sizeof(why));
+		}
+		if (rc == 0 && X509_check_private_key(k->cert, k->key) != 1) {
+			snprintf(why, sizeof(why), "the key does not match the certificate");
+			rc = -EINVAL;
+		}
+		sk_X509_pop_free(certs, X509_free);
+		dp->n_known = i + 1;
+		if (rc < 0) {
+			snprintf(err, errlen, "tls.known_servers[%u]: %s", i, why);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int
 ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 {
@@ -81,7 +125,12 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
+	rc = load_known(dp, err, errlen);
+	if (rc < 0)
+		return rc;
 	memset(&ic, 0, sizeof(ic));
+	ic.known = dp->known;
+	ic.n_known = dp->n_known;
 	ic.forge = dp->forge;
 	ic.forge_untrusted = dp->forge_untrusted;
 	ic.on_verify_fail = ts->verify_failure == PS_VERIFY_FAIL_RESIGN_UNTRUSTED ?
@@ -90,7 +139,7 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 	ic.ca_file = or_null(ts->trust_bundle);
 	ic.sess_entries = ts->session_cache;
 	ic.sess_timeout_s = ts->session_timeout_s;
-	ic.keylog_file = or_null(ts->keylog_file);
+	ic.keylog_file = dp->checking ? NULL : or_null(ts->keylog_file);
 	ic.bypass_ttl_s = ts->bypass_ttl_s;
 	ic.bypass_pinned = ts->bypass_pinned_clients;
 	rc = ps_tls_icpt_init(&dp->icpt, &ic, why, sizeof(why));
@@ -105,6 +154,8 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 void
 ps_tls_stop(struct ps_dp *dp)
 {
+	unsigned int i;
+
 	if (dp->tls_on)
 		ps_tls_icpt_fini(&dp->icpt);
 	dp->tls_on = false;
@@ -114,4 +165,11 @@ ps_tls_stop(struct ps_dp *dp)
 	ps_tls_ca_free(dp->ca_untrusted);
 	dp->forge = dp->forge_untrusted = NULL;
 	dp->ca = dp->ca_untrusted = NULL;
+	for (i = 0; i < dp->n_known; i++) {
+		X509_free(dp->known[i].cert);
+		sk_X509_pop_free(dp->known[i].chain, X509_free);
+		EVP_PKEY_free(dp->known[i].key);
+	}
+	memset(dp->known, 0, sizeof(dp->known));
+	dp->n_known = 0;
 }

@@ -235,7 +235,7 @@ ps_sess_rec_json(const struct ps_sess_rec *r)
 		leg = json_pack("{s:s, s:s, s:b}", "version", r->cli_version,
 				"cipher", r->cli_cipher, "resumed", r->cli_resumed);
 		if (r->leaf_type[0] != '\0')
-			json_object_set_new(leg, "leaf_key", json_string(r->leaf_type));
+			json_object_set_new(leg, "leaf", json_string(r->leaf_type));
 		json_object_set_new(o, "client_leg", leg);
 	}
 	if (r->up_version[0] != '\0')

@@ -67,7 +67,7 @@ struct ps_sess_rec {
 	char up_cipher[48];
 	bool cli_resumed;
 	bool up_resumed;
-	char leaf_type[4];		/* "ec", "rsa": the forged leaf's key */
+	char leaf_type[12];		/* "forged-ec", "forged-rsa", "known-key" */
 
 	/* The server's certificate and what its validation said. */
 	char cert_cn[PS_SESS_NAME_MAX];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -607,8 +608,8 @@ cert_hook(struct ps_tls_conn *conn, void *arg)
 	(void)arg;
 	if (t == NULL || t->leaf == NULL || t->leaf_key == NULL)
 		return -EPERM;	/* handshake_failure alert to the client */
-	return ps_tls_conn_use_cert(conn, t->leaf, ps_tls_forge_chain(t->leaf_forge),
-				    t->leaf_key) == 0 ? 0 : -EPERM;
+	return ps_tls_conn_use_cert(conn, t->leaf, t->leaf_chain, t->leaf_key) == 0 ?
+	       0 : -EPERM;
 }
 
 /*
@@ -647,10 +648,39 @@ client_start(struct ps_tls_flow *t, struct ps_proxy *px)
 	t->state = PS_TLSF_ST_CLIENT;
 }
 
+/* The known server this flow goes to, by SNI and/or address, or NULL. */
+static const struct ps_tls_known *
+known_match(const struct ps_tls_flow *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->ic->n_known; i++) {
+		const struct ps_tls_known *k = &t->ic->known[i];
+
+		if (k->has_addr && (k->family != t->family ||
+				    memcmp(k->addr, t->srv_addr, k->family == 4 ? 4 : 16) != 0))
+			continue;
+		if (k->sni[0] != '\0') {
+			size_t n = strlen(t->sni), m = strlen(k->sni);
+
+			if (k->sni[0] == '*') {
+				/* "*.suffix": any name ending in ".suffix". */
+				if (n < m || strcasecmp(t->sni + n - (m - 1), k->sni + 1) != 0)
+					continue;
+			} else if (strcasecmp(t->sni, k->sni) != 0) {
+				continue;
+			}
+		}
+		return k;
+	}
+	return NULL;
+}
+
 static void
 step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 {
 	enum ps_tls_status st;
+	const struct ps_tls_known *k;
 	struct ps_tls_forge *forge;
 	X509 *peer;
 
@@ -706,12 +736,23 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 		}
 	}
 	peer = ps_tls_conn_peer_cert(t->up);
-	if (forge != NULL && peer != NULL &&
-	    ps_tls_forge_get(forge, peer, t->leaf_type, &t->leaf, &t->leaf_key) < 0) {
-		count(t, PS_TLSF_FORGE_FAILED);
-		set_why(t, "forging the leaf failed", NULL);
+	k = forge != NULL ? known_match(t) : NULL;
+	if (k != NULL) {
+		/* One of the operator's own servers: its real certificate. */
+		count(t, PS_TLSF_KNOWN_KEY);
+		X509_up_ref(k->cert);
+		EVP_PKEY_up_ref(k->key);
+		t->leaf = k->cert;
+		t->leaf_key = k->key;
+		t->leaf_chain = k->chain;
+		t->known_key = true;
+	} else if (forge != NULL && peer != NULL) {
+		if (ps_tls_forge_get(forge, peer, t->leaf_type, &t->leaf, &t->leaf_key) < 0) {
+			count(t, PS_TLSF_FORGE_FAILED);
+			set_why(t, "forging the leaf failed", NULL);
+		}
+		t->leaf_chain = ps_tls_forge_chain(forge);
 	}
-	t->leaf_forge = forge;
 	client_start(t, px);
 }
 
@@ -929,9 +970,12 @@ ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
 }
 
 void
-ps_tls_flow_set_client(struct ps_tls_flow *t, const uint8_t addr[16])
+ps_tls_flow_set_addrs(struct ps_tls_flow *t, uint8_t family, const uint8_t cli[16],
+		      const uint8_t srv[16])
 {
-	memcpy(t->cli_addr, addr, sizeof(t->cli_addr));
+	t->family = family;
+	memcpy(t->cli_addr, cli, sizeof(t->cli_addr));
+	memcpy(t->srv_addr, srv, sizeof(t->srv_addr));
 }
 
 void
@@ -1080,8 +1124,11 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 			r->alpn[plen] = '\0';
 		}
 	}
-	if (t->leaf != NULL)
-		copy_str(r->leaf_type, sizeof(r->leaf_type), ps_tls_leaf_type_name(t->leaf_type));
+	if (t->leaf != NULL && t->known_key)
+		copy_str(r->leaf_type, sizeof(r->leaf_type), "known-key");
+	else if (t->leaf != NULL)
+		snprintf(r->leaf_type, sizeof(r->leaf_type), "forged-%s",
+			 ps_tls_leaf_type_name(t->leaf_type));
 	if (t->up != NULL && ps_tls_conn_handshake_done(t->up)) {
 		copy_str(r->up_version, sizeof(r->up_version), ps_tls_conn_version_name(t->up));
 		copy_str(r->up_cipher, sizeof(r->up_cipher), ps_tls_conn_cipher(t->up));
@@ -1157,6 +1204,8 @@ ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 	ic->forge = cfg->forge;
 	ic->forge_untrusted = cfg->forge_untrusted;
 	ic->bypass_pinned = cfg->bypass_pinned;
+	ic->known = cfg->known;
+	ic->n_known = cfg->n_known;
 	ic->on_verify_fail = cfg->on_verify_fail;
 
 	memset(&cc, 0, sizeof(cc));

@@ -54,6 +54,7 @@
 	X(VERIFY_REJECTED,	"upstream_verify_rejected")		\
 	X(VERIFY_RESIGNED,	"upstream_verify_resigned_untrusted")	\
 	X(FORGE_FAILED,		"forge_failed")				\
+	X(KNOWN_KEY,		"known_key_sessions")			\
 	X(CLI_FULL,		"client_handshakes_full")		\
 	X(CLI_RESUMED,		"client_handshakes_resumed")		\
 	X(CLI_FAILED,		"client_handshakes_failed")		\
@@ -81,6 +82,17 @@ enum ps_tls_verify_action {
 	PS_TLS_VFAIL_RESIGN_UNTRUSTED,	/* forge with the untrusted CA: the client sees the problem */
 };
 
+/* Known-key mode: one of the operator's own servers (see ps_tls_icpt_cfg). */
+struct ps_tls_known {
+	char sni[254];			/* exact (case-insensitive), "*.suffix", "" any */
+	bool has_addr;
+	uint8_t family;			/* 4 or 6 */
+	uint8_t addr[16];
+	X509 *cert;			/* the real leaf, its chain and key: owned */
+	STACK_OF(X509) *chain;
+	EVP_PKEY *key;
+};
+
 /* Shared interception context, built once at start. */
 struct ps_tls_icpt {
 	struct ps_tls_ctx *cli_ctx;	/* server role, towards clients; cert hook set by us */
@@ -91,6 +103,8 @@ struct ps_tls_icpt {
 	struct ps_tls_sess_cache *up_sessions;	/* may be NULL: no upstream resumption */
 	struct ps_tls_sess_cache *bypass;	/* not interceptable, remembered; may be NULL */
 	bool bypass_pinned;		/* remember clients that refuse the forged leaf */
+	const struct ps_tls_known *known;	/* borrowed from the cfg */
+	unsigned int n_known;
 	int keylog_fd;			/* -1: off */
 	pthread_mutex_t keylog_lock;
 };
@@ -152,10 +166,13 @@ struct ps_tls_flow {
 	uint8_t sess_key[64];
 	uint8_t sess_key_len;
 	uint8_t cli_addr[16];		/* for remembering pinning clients */
+	uint8_t srv_addr[16];		/* for known servers by address */
+	uint8_t family;			/* 4 or 6, 0 unknown */
 
 	struct ps_tls_conn *cli;	/* client leg: we are the server */
 	struct ps_tls_conn *up;		/* upstream leg: we are the client */
-	const struct ps_tls_forge *leaf_forge;	/* that forged leaf, for its chain */
+	STACK_OF(X509) *leaf_chain;	/* sent after the leaf (borrowed) */
+	bool known_key;			/* the leaf is a known server's real one */
 	X509 *leaf;			/* forged leaf shown to the client */
 	EVP_PKEY *leaf_key;
 	long verify_result;		/* upstream chain, X509_V_OK when valid */
@@ -174,8 +191,13 @@ int ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
 		     struct ps_tls_flow_stats *stats, const struct ps_tls_tap *tap,
 		     const uint8_t *key, size_t key_len);
 
-/* The client's address (16 bytes, IPv4 in the first 4), for pinning. */
-void ps_tls_flow_set_client(struct ps_tls_flow *t, const uint8_t addr[16]);
+/*
+ * The flow's addresses (16 bytes each, IPv4 in the first 4; family 4 or
+ * 6): the client's for remembering pinning clients, the server's for
+ * known servers chosen by address.
+ */
+void ps_tls_flow_set_addrs(struct ps_tls_flow *t, uint8_t family, const uint8_t cli[16],
+			   const uint8_t srv[16]);
 
 /* Release everything t holds; t itself is the caller's. Idempotent. */
 void ps_tls_flow_free(struct ps_tls_flow *t);
@@ -220,6 +242,8 @@ struct ps_tls_icpt_cfg {
 	unsigned int sess_timeout_s;
 	const char *keylog_file;	/* NSS key log of both legs; NULL: off */
 	unsigned int bypass_ttl_s;	/* remember non-interceptable servers; 0: never */
+	const struct ps_tls_known *known;	/* known-key servers, borrowed for ic's life */
+	unsigned int n_known;
 	bool bypass_pinned;		/* and clients refusing the leaf (alert) */
 };
 int ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,

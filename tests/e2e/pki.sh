@@ -8,6 +8,7 @@
 #     DIR/expired.crt/.key    leaf for www.ps.test whose validity ended
 #     DIR/self.crt, self.key  self-signed leaf for www.ps.test
 #     DIR/other.crt/.key      leaf for other.ps.test only (a host name mismatch for www)
+#     DIR/known.crt/.key      leaf for known.ps.test (the appliance holds its key)
 #     DIR/client.crt/.key     a client certificate (clientAuth) from the web root
 #     DIR/ca/ca.crt, ca.key   the appliance CA (scripts/mkca.sh)
 #
@@ -47,6 +48,7 @@ extendedKeyUsage=serverAuth"
 leaf www "www.ps.test,198.18.0.2" ec -days 10
 leaf rsa "rsa.ps.test" rsa -days 10
 leaf other "other.ps.test" ec -days 10
+leaf known "known.ps.test" ec -days 10
 # Expired: valid for one day, ten days ago (openssl ca sets both dates).
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=www.ps.test" \
 	-keyout expired.key -out expired.csr 2>/dev/null

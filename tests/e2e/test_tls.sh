@@ -41,10 +41,12 @@ cat >"$T_TMP/dp.json" <<EOF
 		 "tool": {"dport_rewrite": 80}}
 	],
 	"limits": {"max_flows": 4096},
-	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 4437, 8080]},
+	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 4437, 4438, 8080]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt",
-		"keylog_file": "$T_TMP/keylog.txt", "bypass_pinned_clients": true},
+		"keylog_file": "$T_TMP/keylog.txt", "bypass_pinned_clients": true,
+		"known_servers": [{"sni": "known.ps.test", "cert": "$PKI/known.crt",
+				   "key": "$PKI/known.key"}]},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000},
 	"control": {"socket": "$SOCK"}
 }
@@ -83,6 +85,7 @@ srv 4433 "$PKI/self.crt" "$PKI/self.key"
 srv 4434 "$PKI/other.crt" "$PKI/other.key"
 srv 4435 "$PKI/www.crt" "$PKI/www.key" -tls1_2
 srv 4437 "$PKI/www.crt" "$PKI/www.key" -Verify 1 -CAfile "$PKI/root.crt"
+srv 4438 "$PKI/known.crt" "$PKI/known.key"
 sleep 1
 
 CURL="in_cli curl -sS --max-time 20 --cacert $PKI/ca/ca.crt"
@@ -122,6 +125,15 @@ check "a client without ECDSA signature algorithms gets an RSA leaf" \
 in_cli openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
 	-alpn h2,http/1.1 </dev/null >"$T_TMP/alpn.txt" 2>&1
 check "ALPN: the client sees the server's choice (http/1.1)" grep -q "ALPN protocol: http/1.1" "$T_TMP/alpn.txt"
+
+# Known-key mode: the operator's own server shows its real certificate.
+in_cli openssl s_client -connect "$SRV4:4438" -servername known.ps.test -CAfile "$PKI/root.crt" \
+	-verify_return_error </dev/null >"$T_TMP/known.txt" 2>&1
+fp_seen=$(sed -n '/BEGIN CERT/,/END CERT/p' "$T_TMP/known.txt" | openssl x509 -noout -fingerprint -sha256 2>/dev/null)
+fp_real=$(openssl x509 -in "$PKI/known.crt" -noout -fingerprint -sha256)
+check "known-key mode: the client sees the server's real certificate (same fingerprint)" \
+	sh -c "test -n '$fp_seen' && test '$fp_seen' = '$fp_real' && grep -q 'Verify return code: 0' '$T_TMP/known.txt'"
+check "counters: a known-key session" sh -c "test $(tls known_key_sessions) -ge 1"
 
 # Upload, 8 MB client -> server through socat (OpenSSL) on both ends.
 head -c $((8 * 1024 * 1024)) /dev/urandom >"$T_TMP/up.bin"

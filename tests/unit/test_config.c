@@ -185,7 +185,7 @@ test_tls(void **state)
 		fail_msg("refused: %s", err);
 	assert_false(cfg.tls.enabled);
 	assert_true(cfg.tls.trust_system);
-	assert_int_equal(cfg.ports[0].tool.mss, 1460);
+	assert_int_equal(cfg.ports[0].tool.mss, 0);
 	if (parse(CFG_PORTS(NET_A "," NET_B "," PORT("t", "net_ring2", "'role':'tool-oob',"
 			    "'tool':{'dport_rewrite':80,'vlan':42,'src_mac':'02:00:00:00:00:01',"
 			    "'dst_mac':'aa:bb:cc:dd:ee:0f','mss':1200}")), &cfg, err, sizeof(err)) != 0)
