@@ -206,7 +206,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "sessions") == 0)
 		return ctl_sessions_main(path, as_json, argc - optind, argv + optind);
 	if (strcmp(cmd, "policy") == 0)
-		return ctl_policy_main(as_json, argc - optind, argv + optind);
+		return ctl_policy_main(path, as_json, argc - optind, argv + optind);
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0) {
 		fprintf(stderr, "plainsight-ctl: unknown command \"%s\" "
 			"(expected status, stats, sessions or policy)\n", cmd);

@@ -9,17 +9,20 @@
  * file is too large, out of memory) is printed as the library wrote it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "ctl_client.h"
 #include "ctl_jpath.h"
 #include "ctl_policy.h"
 #include "ps_policy.h"
 
-#define POLICY_CMDS	"check"
+#define POLICY_CMDS	"check or apply"
+#define CTL_POLICY_TIMEOUT_MS	30000
 
 /* One message of the library, split into its parts. */
 struct diag {
@@ -36,7 +39,9 @@ void
 ctl_policy_usage(FILE *f)
 {
 	fprintf(f, "  policy      check FILE: validate a policy file here, print every\n"
-		   "              error (no data plane needed; policy check --help)\n");
+		   "              error (no data plane needed; policy check --help)\n"
+		   "              apply FILE: check it, then make it the data plane's live\n"
+		   "              policy (the running one stays on any error)\n");
 }
 
 static void
@@ -305,8 +310,9 @@ report_unreadable(const char *file, int err, bool as_json)
 	return 1;
 }
 
+/* quiet_ok: print nothing for a valid policy (apply reports instead). */
 static int
-policy_check(const char *file, bool as_json)
+policy_check(const char *file, bool as_json, bool quiet_ok)
 {
 	struct ps_pol_errors *errs;
 	struct ps_pol *pol = NULL;
@@ -325,7 +331,7 @@ policy_check(const char *file, bool as_json)
 	}
 	rc = ps_pol_compile(text, len, file, &pol, errs);
 	if (rc == 0)
-		rc = report_ok(file, pol, text, len, as_json);
+		rc = quiet_ok ? 0 : report_ok(file, pol, text, len, as_json);
 	else
 		rc = report_errors(file, errs, text, len, as_json);
 	ps_pol_free(pol);
@@ -334,9 +340,55 @@ policy_check(const char *file, bool as_json)
 	return rc;
 }
 
+/*
+ * policy apply FILE: check it here (every error printed, as policy check),
+ * then have the data plane load it by its absolute path.
+ */
+static int
+policy_apply(const char *sock, const char *file, bool as_json)
+{
+	json_t *req, *reply = NULL, *e;
+	char err[512], *abs;
+	size_t i;
+	int rc;
+
+	rc = policy_check(file, as_json, true);
+	if (rc != 0)
+		return rc;
+	abs = realpath(file, NULL);
+	if (abs == NULL) {
+		fprintf(stderr, "plainsight-ctl: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	req = json_pack("{s:s, s:s}", "cmd", "policy_apply", "path", abs);
+	free(abs);
+	rc = ctl_request(sock, req, CTL_POLICY_TIMEOUT_MS, &reply, err, sizeof(err));
+	json_decref(req);
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-ctl: %s\n", err);
+		return 1;
+	}
+	if (as_json) {
+		print_json(json_incref(reply));
+	} else if (json_is_true(json_object_get(reply, "ok"))) {
+		printf("%s: applied (%" JSON_INTEGER_FORMAT " rules, generation %"
+		       JSON_INTEGER_FORMAT ")\n", file,
+		       json_integer_value(json_object_get(reply, "rules")),
+		       json_integer_value(json_object_get(reply, "generation")));
+	} else {
+		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n",
+			json_string_value(json_object_get(reply, "error")));
+		json_array_foreach(json_object_get(reply, "errors"), i, e)
+			fprintf(stderr, "  %s\n", json_string_value(e));
+	}
+	rc = json_is_true(json_object_get(reply, "ok")) ? 0 : 1;
+	json_decref(reply);
+	return rc;
+}
+
 /* See ctl_policy.h. */
 int
-ctl_policy_main(bool as_json, int argc, char **argv)
+ctl_policy_main(const char *sock, bool as_json, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -350,7 +402,7 @@ ctl_policy_main(bool as_json, int argc, char **argv)
 			"(expected " POLICY_CMDS ")\n");
 		return 2;
 	}
-	if (strcmp(argv[1], "check") != 0) {
+	if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "apply") != 0) {
 		fprintf(stderr, "plainsight-ctl: unknown command \"policy %s\" "
 			"(expected policy " POLICY_CMDS ")\n", argv[1]);
 		return 2;
@@ -383,5 +435,7 @@ ctl_policy_main(bool as_json, int argc, char **argv)
 			argv[optind + 1]);
 		return 2;
 	}
-	return policy_check(argv[optind], as_json);
+	if (strcmp(argv[0], "apply") == 0)
+		return policy_apply(sock, argv[optind], as_json);
+	return policy_check(argv[optind], as_json, false);
 }

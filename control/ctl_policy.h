@@ -17,6 +17,6 @@ void ctl_policy_usage(FILE *f);
  * process exit code: 0 the policy is valid, 1 it is not or cannot be read,
  * 2 usage error. Main thread; uses getopt.
  */
-int ctl_policy_main(bool as_json, int argc, char **argv);
+int ctl_policy_main(const char *sock, bool as_json, int argc, char **argv);
 
 #endif /* CTL_POLICY_H */

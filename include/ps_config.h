@@ -151,6 +151,7 @@ struct ps_config {
 	unsigned int n_intercept_ports;
 	enum ps_overflow_action overflow;
 	unsigned int flow_idle_timeout_s;
+	char policy_file[PS_PATH_MAX];	/* traffic policy, "" for none: decrypt all */
 
 	/* TCP endpoints of intercepted flows */
 	unsigned int tcp_syn_retries;	/* SYN retransmissions towards the server */

@@ -49,19 +49,19 @@ ps_build() {
 	}
 }
 
-# ps_dp_start NETNS CONFIG SOCKET LOG: start plainsight-dp of build/ (in
-# NETNS, or "" for none), wait up to 10 s for its control socket; sets
-# PS_DP_PID. On failure prints the log and exits.
+# ps_dp_start NETNS CONFIG SOCKET LOG: start plainsight-dp of $PS_BUILD
+# (default build/; in NETNS, or "" for none), wait up to 10 s for its
+# control socket; sets PS_DP_PID. On failure prints the log and exits.
 ps_dp_start() {
-	local ns=$1 cfg=$2 sock=$3 log=$4 i
+	local ns=$1 cfg=$2 sock=$3 log=$4 i b=${PS_BUILD:-$PS_ROOT/build}
 	if [ -n "$ns" ]; then
-		ip netns exec "$ns" "$PS_ROOT/build/dataplane/dpdk/plainsight-dp" --config "$cfg" >"$log" 2>&1 &
+		ip netns exec "$ns" "$b/dataplane/dpdk/plainsight-dp" --config "$cfg" >"$log" 2>&1 &
 	else
-		"$PS_ROOT/build/dataplane/dpdk/plainsight-dp" --config "$cfg" >"$log" 2>&1 &
+		"$b/dataplane/dpdk/plainsight-dp" --config "$cfg" >"$log" 2>&1 &
 	fi
 	PS_DP_PID=$!
 	for i in $(seq 100); do
-		"$PS_ROOT/build/control/plainsight-ctl" --socket "$sock" status >/dev/null 2>&1 && return 0
+		"$b/control/plainsight-ctl" --socket "$sock" status >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	cat "$log" >&2

@@ -92,6 +92,10 @@ int conf_enum_value(struct conf_ctx *c, const json_t *v, const char *path,
 int conf_opt_enum(struct conf_ctx *c, json_t *obj, const char *path,
 		  const char *key, const char *const *names, unsigned int *out);
 
+/* Optional file path member: a non-empty string shorter than PS_PATH_MAX. */
+int conf_opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
+		  char out[PS_PATH_MAX]);
+
 /* Sections defined in conf_tls.c. */
 int conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path);
 int conf_parse_port_tool(struct conf_ctx *c, json_t *obj, const char *path,

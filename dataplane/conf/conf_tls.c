@@ -34,8 +34,8 @@ conf_tls_defaults(struct ps_config *cfg)
 }
 
 /* Optional file path member: a non-empty string that fits PS_PATH_MAX. */
-static int
-opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
+int
+conf_opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
 	 char out[PS_PATH_MAX])
 {
 	static const char expect[] = "a file path";
@@ -108,11 +108,11 @@ parse_known(struct conf_ctx *c, json_t *obj, const char *path)
 		conf_path_index(pi, sizeof(pi), p, i);
 		rc = conf_object_check(c, e, pi, keys, req);
 		if (rc == 0)
-			rc = opt_path(c, e, pi, "cert", k->cert);
+			rc = conf_opt_path(c, e, pi, "cert", k->cert);
 		if (rc == 0)
-			rc = opt_path(c, e, pi, "key", k->key);
+			rc = conf_opt_path(c, e, pi, "key", k->key);
 		if (rc == 0)
-			rc = opt_path(c, e, pi, "passphrase_file", k->passphrase_file);
+			rc = conf_opt_path(c, e, pi, "passphrase_file", k->passphrase_file);
 		if (rc < 0)
 			return rc;
 		f = conf_member(e, pi, "sni", pk, sizeof(pk));
@@ -163,22 +163,22 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 
 	rc = conf_object_check(c, obj, path, keys, req);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "ca_cert", t->ca_cert);
+		rc = conf_opt_path(c, obj, path, "ca_cert", t->ca_cert);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "ca_key", t->ca_key);
+		rc = conf_opt_path(c, obj, path, "ca_key", t->ca_key);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "ca_passphrase_file", t->ca_passphrase_file);
+		rc = conf_opt_path(c, obj, path, "ca_passphrase_file", t->ca_passphrase_file);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "untrusted_ca_cert", t->untrusted_ca_cert);
+		rc = conf_opt_path(c, obj, path, "untrusted_ca_cert", t->untrusted_ca_cert);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "untrusted_ca_key", t->untrusted_ca_key);
+		rc = conf_opt_path(c, obj, path, "untrusted_ca_key", t->untrusted_ca_key);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "untrusted_ca_passphrase_file",
+		rc = conf_opt_path(c, obj, path, "untrusted_ca_passphrase_file",
 			      t->untrusted_ca_passphrase_file);
 	if (rc == 0)
 		rc = conf_opt_bool(c, obj, path, "trust_system", &t->trust_system);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "trust_bundle", t->trust_bundle);
+		rc = conf_opt_path(c, obj, path, "trust_bundle", t->trust_bundle);
 	if (rc == 0)
 		rc = conf_opt_enum(c, obj, path, "verify_failure", actions, &action);
 	if (rc == 0)
@@ -191,7 +191,7 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 		rc = conf_opt_uint(c, obj, path, "forge_cache", 16, 4194304,
 				   &t->forge_cache);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "keylog_file", t->keylog_file);
+		rc = conf_opt_path(c, obj, path, "keylog_file", t->keylog_file);
 	if (rc == 0)
 		rc = conf_opt_uint(c, obj, path, "bypass_ttl_s", 0, 30 * 86400,
 				   &t->bypass_ttl_s);
@@ -226,7 +226,7 @@ conf_parse_sessions(struct conf_ctx *c, json_t *obj, const char *path)
 	if (rc == 0)
 		rc = conf_opt_uint(c, obj, path, "keep", 1, 10000000, &c->cfg.sessions_keep);
 	if (rc == 0)
-		rc = opt_path(c, obj, path, "log_file", c->cfg.sessions_log);
+		rc = conf_opt_path(c, obj, path, "log_file", c->cfg.sessions_log);
 	return rc;
 }
 

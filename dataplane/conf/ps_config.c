@@ -836,7 +836,7 @@ static int
 parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 {
 	static const char *const keys[] = {
-		"tcp_ports", "overflow", "idle_timeout_s", NULL
+		"tcp_ports", "overflow", "idle_timeout_s", "policy", NULL
 	};
 	static const char *const overflow[] = { "bypass", "drop", NULL };
 	struct ps_config *cfg = &c->cfg;
@@ -874,8 +874,11 @@ parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 	cfg->overflow = (enum ps_overflow_action)action;
 	if (rc < 0)
 		return rc;
-	return conf_opt_uint(c, obj, path, "idle_timeout_s", 1, 86400,
-			&cfg->flow_idle_timeout_s);
+	rc = conf_opt_uint(c, obj, path, "idle_timeout_s", 1, 86400,
+			   &cfg->flow_idle_timeout_s);
+	if (rc < 0)
+		return rc;
+	return conf_opt_path(c, obj, path, "policy", cfg->policy_file);
 }
 
 /* Settings of the TCP endpoints the appliance runs for intercepted flows. */

@@ -25,6 +25,7 @@
 #include <rte_mbuf.h>
 
 #include "ps_config.h"
+#include "ps_decide.h"
 #include "ps_dp.h"
 #include "ps_version.h"
 
@@ -276,6 +277,25 @@ main(int argc, char **argv)
 			strerror(-rc));
 		goto out_pool;
 	}
+	rc = ps_policy_init(&dp);
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-dp: cannot set up policy readers: %s\n", strerror(-rc));
+		goto out_ports;
+	}
+	if (cfg.policy_file[0] != '\0') {
+		static struct ps_pol_errors perr;
+		unsigned int e;
+
+		rc = ps_policy_apply(&dp, cfg.policy_file, &perr);
+		if (rc < 0) {
+			for (e = 0; e < perr.n; e++)
+				fprintf(stderr, "plainsight-dp: %s\n", perr.msg[e]);
+			if (perr.n == 0)
+				fprintf(stderr, "plainsight-dp: %s: cannot load the policy: %s\n",
+					cfg.policy_file, strerror(-rc));
+			goto out_ports;
+		}
+	}
 	rc = ps_ports_start(&dp, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "plainsight-dp: %s\n", err);
@@ -315,6 +335,7 @@ main(int argc, char **argv)
 out_ports:
 	ps_ports_stop(&dp);
 	ps_workers_free(&dp);
+	ps_policy_fini(&dp);
 out_pool:
 	if (dp.sessions_on)
 		ps_sess_store_fini(&dp.sessions);

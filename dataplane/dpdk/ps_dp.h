@@ -5,12 +5,14 @@
 #ifndef PS_DP_H
 #define PS_DP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "ps_flow_table.h"
@@ -21,6 +23,7 @@
 #include "ps_tool.h"
 
 #include "ps_config.h"
+#include "ps_policy.h"
 #include "ps_stats.h"
 
 #define PS_RXQ_PER_WORKER_MAX	(PS_PORTS_MAX * 4)
@@ -99,6 +102,16 @@ struct ps_dp {
 	/* Session records of intercepted flows, shared (ps_session.h). */
 	struct ps_sess_store sessions;
 	bool sessions_on;
+	/*
+	 * The traffic policy (NULL: decrypt everything selected). Workers
+	 * read it without locks; the management thread swaps it and frees
+	 * the old one once every worker has passed a quiescent state (QSBR).
+	 */
+	struct ps_pol *policy;
+	struct rte_rcu_qsbr *rcu;
+	pthread_mutex_t policy_lock;	/* one writer at a time */
+	char policy_path[PS_PATH_MAX];
+	uint64_t policy_generation;
 	/* Out-of-band tool ports: ports[] index and settings of each. */
 	unsigned int n_tools;
 	uint16_t tool_port[PS_PORTS_MAX];
@@ -147,6 +160,22 @@ void ps_worker_tx(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m);
  */
 int ps_tls_start(struct ps_dp *dp, char *err, size_t errlen);
 void ps_tls_stop(struct ps_dp *dp);
+
+/*
+ * Load the policy at path and make it the live one (NULL path: none, every
+ * selected flow is decrypted). Workers see it at their next decision; the
+ * old one is freed once no worker can still use it. On error the running
+ * policy stays; errs (may be NULL) gets every problem. Main thread at
+ * start, then the management thread only.
+ */
+int ps_policy_apply(struct ps_dp *dp, const char *path, struct ps_pol_errors *errs);
+
+/* The policy a worker decides with; call between two quiescent states. */
+static inline const struct ps_pol *
+ps_policy_current(const struct ps_dp *dp)
+{
+	return __atomic_load_n(&dp->policy, __ATOMIC_ACQUIRE);
+}
 
 /* Management thread: serves the control socket until dp->quit is set. */
 struct ps_mgmt;

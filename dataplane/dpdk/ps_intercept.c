@@ -21,6 +21,7 @@
 
 #include "ps_csum.h"
 #include "ps_dp.h"
+#include "ps_decide.h"
 #include "ps_intercept.h"
 
 struct ps_flow_tls;
@@ -46,6 +47,7 @@ struct ps_flow_tls {
 	struct ps_flow_ctx *f;
 	struct ps_sess_live *sess;	/* its session record, once the hello is read */
 	uint8_t sess_state;		/* stage state the record was last written at */
+	bool no_log;			/* the policy rule says: do not log it */
 	uint64_t start_ms;
 	unsigned int n_tools;
 	struct ps_tool_conv conv[];	/* one per out-of-band tool port */
@@ -127,6 +129,32 @@ tool_frame_put(void *ctx, enum ps_tool_dir dir, uint32_t len)
 	ps_worker_tx(w, w->cur_tool, m);
 }
 
+/* The policy at the ClientHello. */
+static int
+tap_decide(void *arg, const struct ps_tls_client_hello *h, char *rule, size_t len)
+{
+	struct ps_flow_tls *x = arg;
+	struct ps_worker *w = x->w;
+	bool log = true;
+	enum ps_pol_action a;
+
+	a = ps_decide_hello(w->dp, &x->f->px.to_srv,
+			    w->dp->ports[x->f->port[PS_SIDE_CLI]].cfg->group, h, rule, len, &log);
+	x->no_log = !log;
+	switch (a) {
+	case PS_POL_BYPASS:
+		return PS_TLS_DECIDE_BYPASS;
+	case PS_POL_REJECT:
+		return PS_TLS_DECIDE_REJECT;
+	case PS_POL_DROP:
+		return PS_TLS_DECIDE_DROP;
+	case PS_POL_DECRYPT:
+	case PS_POL_UNDECIDED:	/* certificate criteria: not in the policy yet */
+	default:
+		return PS_TLS_DECIDE_DECRYPT;
+	}
+}
+
 static void
 tap_open(void *arg, const struct ps_tls_flow *t)
 {
@@ -198,6 +226,7 @@ sess_fill(struct ps_worker *w, const struct ps_flow_ctx *f, struct ps_sess_rec *
 	snprintf(r->ingress, sizeof(r->ingress), "%s",
 		 w->dp->ports[f->port[PS_SIDE_CLI]].cfg->name);
 	ps_tls_flow_describe(&x->t, r);
+	r->no_log = x->no_log;
 	if (r->state == PS_SESS_PASSTHROUGH) {
 		r->bytes[0] = f->px.relayed[0];
 		r->bytes[1] = f->px.relayed[1];
@@ -254,6 +283,7 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	x->n_tools = n_tools;
 	x->sess_state = PS_TLSF_ST_HELLO;	/* no record until the hello is read */
 	x->start_ms = wall_ms();
+	x->tap.decide = tap_decide;
 	x->tap.open = tap_open;
 	x->tap.data = tap_data;
 	x->tap.close = tap_close;
@@ -408,6 +438,28 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 	if (!ps_pkt_l4_csum_ok(frame, p)) {
 		w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
 		return PS_ICPT_DROP;
+	}
+	if (ps_policy_current(w->dp) != NULL) {
+		/* The policy with what the SYN tells: a bypass never terminates. */
+		struct ps_tcp_frame_spec c2s;
+
+		memset(&c2s, 0, sizeof(c2s));
+		c2s.l3 = p->l3;
+		c2s.src = p->src;
+		c2s.dst = p->dst;
+		c2s.tcp.dport = p->dport;
+		c2s.eth.n_vlans = p->n_vlans > 0 ? 1 : 0;
+		c2s.eth.vlan_tci[0] = p->n_vlans > 0 ? p->vlan_tci[0] : 0;
+		switch (ps_decide_syn(w->dp, &c2s, in->cfg->group)) {
+		case PS_POL_BYPASS:
+			w->stats.flow[PS_FLOW_POLICY_BYPASSED]++;
+			return PS_ICPT_BRIDGE;
+		case PS_POL_DROP:
+			w->stats.flow[PS_FLOW_POLICY_DROPPED]++;
+			return PS_ICPT_DROP;
+		default:
+			break;	/* decrypt, reject, or decided at the ClientHello */
+		}
 	}
 	f = ps_flow_insert(w->flows, key, hash, &h, &err);
 	if (f == NULL) {

@@ -8,6 +8,7 @@
  * path.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -99,6 +100,10 @@ cmd_status(struct ps_mgmt *m)
 			"stopping" : "running",
 		"ports", ports,
 		"workers", workers);
+	json_object_set_new(r, "policy", json_pack("{s:s, s:i, s:I}",
+		"path", dp->policy_path,
+		"rules", dp->policy != NULL ? (int)ps_pol_n_rules(dp->policy) : 0,
+		"generation", (json_int_t)dp->policy_generation));
 	json_object_set_new(r, "dispatch", json_string(dp->n_workers == 1 ?
 		"single worker" : dp->rss_dispatch ? "symmetric RSS" : "software"));
 	return r;
@@ -273,6 +278,38 @@ error_reply(const char *msg)
 }
 
 /*
+ * {"cmd":"policy_apply", "path":"/abs/policy.json"}: load, compile and make
+ * it the live policy; on any error the running policy stays and every
+ * problem is in "errors". {"path":null}: no policy (decrypt all selected).
+ */
+static json_t *
+cmd_policy_apply(struct ps_mgmt *m, json_t *req)
+{
+	static struct ps_pol_errors errs;	/* only this thread applies */
+	json_t *v = json_object_get(req, "path"), *list;
+	const char *path = json_string_value(v);
+	unsigned int i;
+
+	if (v == NULL || (path == NULL && !json_is_null(v)) ||
+	    (path != NULL && path[0] != '/'))
+		return error_reply("\"path\" must be an absolute file path, or null for no policy");
+	memset(&errs, 0, sizeof(errs));
+	if (ps_policy_apply(m->dp, path, &errs) < 0) {
+		list = json_array();
+		for (i = 0; i < errs.n; i++)
+			json_array_append_new(list, json_string(errs.msg[i]));
+		return json_pack("{s:b, s:s, s:o, s:i}", "ok", 0,
+				 "error", "policy refused; the running policy stays",
+				 "errors", list, "errors_not_listed", (int)errs.dropped);
+	}
+	RTE_LOG(NOTICE, USER1, "policy %s applied (generation %" PRIu64 ")\n",
+		path != NULL ? path : "(none)", m->dp->policy_generation);
+	return json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "path", path != NULL ? path : "",
+			 "rules", path != NULL ? (int)ps_pol_n_rules(m->dp->policy) : 0,
+			 "generation", (json_int_t)m->dp->policy_generation);
+}
+
+/*
  * {"cmd":"sessions", "id":N, "sni":GLOB, "cert":GLOB, "live":true,
  *  "closed":true, "limit":N}: the matching session records, most recent
  * first (live ones first).
@@ -338,8 +375,11 @@ dispatch(struct ps_mgmt *m, const char *req, size_t len)
 		reply = cmd_stats(m);
 	else if (strcmp(cmd, "sessions") == 0)
 		reply = cmd_sessions(m, root);
+	else if (strcmp(cmd, "policy_apply") == 0)
+		reply = cmd_policy_apply(m, root);
 	else
-		reply = error_reply("unknown command (expected status, stats or sessions)");
+		reply = error_reply("unknown command (expected status, stats, sessions or "
+				    "policy_apply)");
 	json_decref(root);
 	return reply;
 }

@@ -54,6 +54,8 @@ const char *ps_bridge_event_name(enum ps_bridge_event ev);
 	X(BAD_CHECKSUM, "bad_checksum_dropped")				\
 	X(SEGMENT_REFUSED, "segments_refused_by_tcp")			\
 	X(OPEN_FAILED, "open_failed")					\
+	X(POLICY_BYPASSED, "policy_bypassed_at_syn")			\
+	X(POLICY_DROPPED, "policy_dropped_at_syn")			\
 	X(PROXY_TX_NOMBUF, "proxy_tx_nombuf")
 
 enum ps_flow_event {

@@ -302,6 +302,9 @@ ps_worker_main(void *arg)
 
 	RTE_LOG(INFO, USER1, "worker %u on lcore %u polls %u rx queue(s)\n",
 		w->id, w->lcore, w->n_rxq);
+	/* A reader of the policy: quiescent once per loop, between decisions. */
+	(void)rte_rcu_qsbr_thread_register(dp->rcu, w->id);
+	rte_rcu_qsbr_thread_online(dp->rcu, w->id);
 
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
 		bool busy = false;
@@ -336,7 +339,10 @@ ps_worker_main(void *arg)
 			w->stats.busy_polls++;
 		else
 			rte_pause();
+		rte_rcu_qsbr_quiescent(dp->rcu, w->id);
 	}
+	rte_rcu_qsbr_thread_offline(dp->rcu, w->id);
+	(void)rte_rcu_qsbr_thread_unregister(dp->rcu, w->id);
 	RTE_LOG(INFO, USER1, "worker %u stopped\n", w->id);
 	return 0;
 }

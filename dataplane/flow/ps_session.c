@@ -257,6 +257,7 @@ ps_sess_rec_json(const struct ps_sess_rec *r)
 			"ok", r->verify_result == 0, "code", (json_int_t)r->verify_result,
 			"reason", r->verify_reason));
 	set_str(o, "close_reason", r->close_reason);
+	set_str(o, "rule", r->rule);
 	return o;
 }
 
@@ -317,7 +318,11 @@ ps_sess_log_drain(struct ps_sess_store *s)
 			batch[k] = s->ring[s->n_logged++ % s->keep];
 		pthread_mutex_unlock(&s->lock);
 		for (i = 0; i < k; i++) {
-			json_t *o = ps_sess_rec_json(&batch[i]);
+			json_t *o;
+
+			if (batch[i].no_log)
+				continue;	/* its policy rule says so */
+			o = ps_sess_rec_json(&batch[i]);
 
 			if (o == NULL || json_dumpf(o, s->log, JSON_COMPACT) < 0 ||
 			    fputc('\n', s->log) == EOF)

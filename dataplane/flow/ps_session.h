@@ -80,6 +80,8 @@ struct ps_sess_rec {
 
 	uint64_t bytes[2];		/* plaintext (or relayed) bytes: [0] c->s, [1] s->c */
 	char close_reason[PS_SESS_WHY_MAX];
+	char rule[64];			/* policy rule that decided, "" none */
+	bool no_log;			/* the rule says: do not log */
 };
 
 /* A query: every criterion set must match. Globs are fnmatch(3), case-insensitive. */

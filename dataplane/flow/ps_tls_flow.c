@@ -462,6 +462,8 @@ keep_alpn(struct ps_tls_flow *t, const struct ps_tls_client_hello *h)
 	}
 }
 
+static void client_start(struct ps_tls_flow *t, struct ps_proxy *px);
+
 static void
 upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 {
@@ -486,6 +488,29 @@ upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 		return;
 	}
 
+	if (t->tap != NULL && t->tap->decide != NULL) {
+		t->decision = (uint8_t)t->tap->decide(t->tap->arg, h, t->rule, sizeof(t->rule));
+		switch ((enum ps_tls_decision)t->decision) {
+		case PS_TLS_DECIDE_DECRYPT:
+			break;
+		case PS_TLS_DECIDE_BYPASS:
+			to_pass(t, PS_TLSF_POLICY_BYPASS);
+			snprintf(t->why, sizeof(t->why), "bypassed by policy rule \"%s\"", t->rule);
+			return;
+		case PS_TLS_DECIDE_REJECT:
+			/* No upstream: the client leg refuses (no leaf), with an alert. */
+			count(t, PS_TLSF_POLICY_REJECT);
+			t->rejected = true;
+			snprintf(t->why, sizeof(t->why), "rejected by policy rule \"%s\"", t->rule);
+			client_start(t, px);
+			return;
+		case PS_TLS_DECIDE_DROP:
+		default:
+			count(t, PS_TLSF_POLICY_DROP);
+			fail_reset(t, px, "dropped by policy", NULL);
+			return;
+		}
+	}
 	if (ps_tls_conn_new(t->ic->up_ctx, t->sni[0] != '\0' ? t->sni : NULL,
 			    t->alpn_len > 0 ? t->alpn : NULL, t->alpn_len, &t->up) < 0) {
 		count(t, PS_TLSF_UP_FAILED);
@@ -624,7 +649,7 @@ client_start(struct ps_tls_flow *t, struct ps_proxy *px)
 	const uint8_t *proto, *held;
 	size_t plen = 0, n_held, fed = 0;
 
-	if (t->leaf != NULL && ps_tls_conn_alpn(t->up, &proto, &plen) &&
+	if (t->leaf != NULL && t->up != NULL && ps_tls_conn_alpn(t->up, &proto, &plen) &&
 	    plen > 0 && plen < sizeof(sel)) {
 		sel[0] = (uint8_t)plen;
 		memcpy(sel + 1, proto, plen);
@@ -811,7 +836,8 @@ step_client(struct ps_tls_flow *t, struct ps_proxy *px)
 close_both:
 	/* The alert (if any) goes out, then both sides close; the server
 	 * gets our close_notify. */
-	(void)ps_tls_conn_shutdown(t->up);
+	if (t->up != NULL)
+		(void)ps_tls_conn_shutdown(t->up);
 	t->state = PS_TLSF_ST_DONE;
 	t->read_closed[PS_SIDE_CLI] = t->read_closed[PS_SIDE_SRV] = true;
 }
@@ -1140,6 +1166,7 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 			describe_cert(peer, r);
 	}
 	copy_str(r->close_reason, sizeof(r->close_reason), t->why);
+	copy_str(r->rule, sizeof(r->rule), t->rule);
 }
 
 /* ------------------------------------------------------------------ */

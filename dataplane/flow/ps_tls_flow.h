@@ -55,6 +55,9 @@
 	X(VERIFY_RESIGNED,	"upstream_verify_resigned_untrusted")	\
 	X(FORGE_FAILED,		"forge_failed")				\
 	X(KNOWN_KEY,		"known_key_sessions")			\
+	X(POLICY_BYPASS,	"policy_bypassed")			\
+	X(POLICY_REJECT,	"policy_rejected")			\
+	X(POLICY_DROP,		"policy_dropped")			\
 	X(CLI_FULL,		"client_handshakes_full")		\
 	X(CLI_RESUMED,		"client_handshakes_resumed")		\
 	X(CLI_FAILED,		"client_handshakes_failed")		\
@@ -116,7 +119,19 @@ struct ps_tls_flow;
  * the other, for the tool stage. Called on the flow's lcore. dir 0 is
  * client->server. All callbacks optional.
  */
+enum ps_tls_decision {
+	PS_TLS_DECIDE_DECRYPT,
+	PS_TLS_DECIDE_BYPASS,		/* relay untouched from the first byte */
+	PS_TLS_DECIDE_REJECT,		/* handshake_failure alert to the client, close */
+	PS_TLS_DECIDE_DROP,		/* reset both sides */
+};
+
 struct ps_tls_tap {
+	/*
+	 * The policy at the ClientHello h (NULL: decrypt): an enum
+	 * ps_tls_decision, the deciding rule's name into rule[len].
+	 */
+	int (*decide)(void *arg, const struct ps_tls_client_hello *h, char *rule, size_t len);
 	void (*open)(void *arg, const struct ps_tls_flow *t);	/* both legs up */
 	void (*data)(void *arg, int dir, const uint8_t *p, uint32_t n);
 	void (*close)(void *arg, int dir, bool reset);		/* dir: the side that ended */
@@ -178,6 +193,8 @@ struct ps_tls_flow {
 	long verify_result;		/* upstream chain, X509_V_OK when valid */
 	uint64_t plain[2];		/* plaintext bytes: [0] client->server */
 	char why[96];			/* close reason, for the session record */
+	char rule[64];			/* policy rule that decided at the hello, "" none */
+	uint8_t decision;		/* enum ps_tls_decision */
 };
 
 /*

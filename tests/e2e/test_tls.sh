@@ -99,7 +99,7 @@ check "3 MB download through both TLS legs: sha256 equal" \
 	test "$(sha_of "$T_TMP/www/big.bin")" = "$(sha_of "$T_TMP/big.out")"
 
 # The leaf the client sees: forged by the appliance CA, with the server's names.
-in_cli openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
+in_cli timeout 20 openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
 	-verify_return_error -showcerts </dev/null >"$T_TMP/sc.txt" 2>&1
 check "s_client verifies the forged chain against the appliance CA" grep -q "Verify return code: 0 (ok)" "$T_TMP/sc.txt"
 check "the forged leaf is issued by the appliance CA" grep -q "i:.*CN = plainsight test CA" "$T_TMP/sc.txt"
@@ -116,18 +116,18 @@ $CURL -o "$T_TMP/s12.out" $(res www.ps.test 4435)/index.html 2>"$T_TMP/curl4.err
 check "TLS 1.2-only server" cmp "$T_TMP/www/index.html" "$T_TMP/s12.out"
 $CURL -o "$T_TMP/rsa.out" $(res rsa.ps.test 4431)/index.html 2>"$T_TMP/curl5.err"
 check "RSA server certificate" cmp "$T_TMP/www/index.html" "$T_TMP/rsa.out"
-in_cli openssl s_client -connect "$SRV4:4431" -servername rsa.ps.test -CAfile "$PKI/ca/ca.crt" \
+in_cli timeout 20 openssl s_client -connect "$SRV4:4431" -servername rsa.ps.test -CAfile "$PKI/ca/ca.crt" \
 	-sigalgs "RSA-PSS+SHA256:RSA+SHA256" </dev/null >"$T_TMP/sc-rsa.txt" 2>&1
 check "a client without ECDSA signature algorithms gets an RSA leaf" \
 	grep -Eq "Peer signature type: RSA|Server public key is 2048 bit" "$T_TMP/sc-rsa.txt"
 
 # ALPN: the client offers h2 and http/1.1, the server picks http/1.1.
-in_cli openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
+in_cli timeout 20 openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
 	-alpn h2,http/1.1 </dev/null >"$T_TMP/alpn.txt" 2>&1
 check "ALPN: the client sees the server's choice (http/1.1)" grep -q "ALPN protocol: http/1.1" "$T_TMP/alpn.txt"
 
 # Known-key mode: the operator's own server shows its real certificate.
-in_cli openssl s_client -connect "$SRV4:4438" -servername known.ps.test -CAfile "$PKI/root.crt" \
+in_cli timeout 20 openssl s_client -connect "$SRV4:4438" -servername known.ps.test -CAfile "$PKI/root.crt" \
 	-verify_return_error </dev/null >"$T_TMP/known.txt" 2>&1
 fp_seen=$(sed -n '/BEGIN CERT/,/END CERT/p' "$T_TMP/known.txt" | openssl x509 -noout -fingerprint -sha256 2>/dev/null)
 fp_real=$(openssl x509 -in "$PKI/known.crt" -noout -fingerprint -sha256)
@@ -151,10 +151,10 @@ check "8 MB upload through both TLS legs: sha256 equal" \
 	test "$(sha_of "$T_TMP/up.bin")" = "$(sha_of "$T_TMP/up.out")"
 
 # Resumption on both legs: the second s_client run resumes its session.
-in_cli openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
+in_cli timeout 20 openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
 	-tls1_2 -sess_out "$T_TMP/sess.pem" </dev/null >"$T_TMP/r1.txt" 2>&1
 up_before=$(tls upstream_handshakes_resumed)
-in_cli openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
+in_cli timeout 20 openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
 	-tls1_2 -sess_in "$T_TMP/sess.pem" </dev/null >"$T_TMP/r2.txt" 2>&1
 check "client leg: TLS 1.2 session resumed (s_client says Reused)" grep -q "^Reused" "$T_TMP/r2.txt"
 check "counters: client-leg resumptions" sh -c "test $(tls client_handshakes_resumed) -ge 1"

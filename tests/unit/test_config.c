@@ -595,7 +595,7 @@ static struct bad_case bad_cases[] = {
 	BAD("intercept_idle_zero", CFG(",'intercept':{'idle_timeout_s':0}"),
 	    "t.json: intercept.idle_timeout_s: expected an integer 1..86400, found 0"),
 	BAD("intercept_unknown_key", CFG(",'intercept':{'ports':[443]}"),
-	    "t.json: intercept.ports: unknown key (expected one of: tcp_ports, overflow, idle_timeout_s)"),
+	    "t.json: intercept.ports: unknown key (expected one of: tcp_ports, overflow, idle_timeout_s, policy)"),
 	BAD("tcp_syn_retries_big", CFG(",'tcp':{'syn_retries':11}"),
 	    "t.json: tcp.syn_retries: expected an integer 0..10, found 11"),
 	BAD("tcp_buf_small", CFG(",'tcp':{'rcv_buf_kb':8}"),
