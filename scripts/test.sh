@@ -63,7 +63,7 @@ ps_install_deps
 
 echo "== build"
 ps_build "$PS_ROOT/build"
-UNIT_TESTS=(test_proto test_csum test_config test_flow test_tcp test_tcp_net test_proxy test_tool test_tls_hello test_tls_conn test_tls_forge test_tls_flow test_policy)
+UNIT_TESTS=(test_proto test_csum test_config test_flow test_tcp test_tcp_net test_proxy test_tool test_tls_hello test_tls_conn test_tls_forge test_webpki test_tls_flow test_policy)
 
 if has_layer unit; then
 	echo "== unit"

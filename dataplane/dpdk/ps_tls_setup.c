@@ -107,6 +107,8 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 {
 	const struct ps_tls_settings *ts = &dp->cfg->tls;
 	struct ps_tls_icpt_cfg ic;
+	X509 *own[2];
+	size_t n_own = 0;
 	char why[384];
 	int rc;
 
@@ -129,6 +131,13 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	memset(&ic, 0, sizeof(ic));
+	/* A server chain through the appliance's own CAs is refused (a loop
+	 * through another plainsight, or a stolen CA). */
+	own[n_own++] = ps_tls_ca_cert(dp->ca);
+	if (dp->ca_untrusted != NULL)
+		own[n_own++] = ps_tls_ca_cert(dp->ca_untrusted);
+	ic.own_cas = own;
+	ic.n_own_cas = n_own;
 	ic.known = dp->known;
 	ic.n_known = dp->n_known;
 	ic.forge = dp->forge;

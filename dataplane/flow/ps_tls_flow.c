@@ -262,7 +262,8 @@ sess_store(struct ps_tls_flow *t)
 
 	/* Only sessions whose chain verified: a resumed session skips the
 	 * chain, so an unverified one must never be resumed. */
-	if (c == NULL || t->up_sess_stored || t->verify_result != X509_V_OK)
+	if (c == NULL || t->up_sess_stored || t->verify_result != X509_V_OK ||
+	    t->webpki.first != PS_WEBPKI_OK)
 		return;
 	if (ps_tls_conn_get_session(t->up, &der, &der_len) < 0)
 		return;
@@ -701,6 +702,24 @@ known_match(const struct ps_tls_flow *t)
 	return NULL;
 }
 
+/*
+ * The server's chain as a browser would judge it: OpenSSL's verdict, then
+ * the WebPKI profile on the chain OpenSSL built (ps_webpki.h). A resumed
+ * session carries no chain: only sessions whose chain passed both are
+ * ever cached, so it passed when it was made.
+ */
+static void
+check_chain(struct ps_tls_flow *t)
+{
+	SSL *ssl = ps_tls_conn_ssl(t->up);
+
+	memset(&t->webpki, 0, sizeof(t->webpki));
+	if (ps_tls_conn_session_reused(t->up) && t->verify_result == X509_V_OK)
+		return;
+	(void)ps_webpki_check(t->ic->webpki, SSL_get0_verified_chain(ssl),
+			      t->sni[0] != '\0' ? t->sni : NULL, t->verify_result, 0, &t->webpki);
+}
+
 static void
 step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 {
@@ -745,8 +764,9 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 	}
 	count(t, ps_tls_conn_session_reused(t->up) ? PS_TLSF_UP_RESUMED : PS_TLSF_UP_FULL);
 	t->verify_result = ps_tls_conn_verify_result(t->up);
+	check_chain(t);
 	forge = t->ic->forge;
-	if (t->verify_result != X509_V_OK) {
+	if (t->webpki.first != PS_WEBPKI_OK) {
 		count(t, PS_TLSF_VERIFY_FAILED);
 		if (t->ic->on_verify_fail == PS_TLS_VFAIL_RESIGN_UNTRUSTED &&
 		    t->ic->forge_untrusted != NULL) {
@@ -756,7 +776,7 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 			count(t, PS_TLSF_VERIFY_REJECTED);
 			t->rejected = true;
 			snprintf(t->why, sizeof(t->why), "upstream certificate rejected: %s",
-				 ps_tls_conn_verify_reason(t->up));
+				 ps_webpki_reason_name(t->webpki.first));
 			forge = NULL;
 		}
 	}
@@ -1159,8 +1179,12 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 		copy_str(r->up_version, sizeof(r->up_version), ps_tls_conn_version_name(t->up));
 		copy_str(r->up_cipher, sizeof(r->up_cipher), ps_tls_conn_cipher(t->up));
 		r->up_resumed = ps_tls_conn_session_reused(t->up);
-		copy_str(r->verify_reason, sizeof(r->verify_reason),
-			 ps_tls_conn_verify_reason(t->up));
+		if (t->webpki.first == PS_WEBPKI_OK)
+			copy_str(r->verify_reason, sizeof(r->verify_reason), "ok");
+		else
+			(void)ps_webpki_format(t->webpki.mask, r->verify_reason,
+					       sizeof(r->verify_reason));
+		r->verify_result = t->webpki.first == PS_WEBPKI_OK ? 0 : (long)t->webpki.first;
 		peer = ps_tls_conn_peer_cert(t->up);
 		if (peer != NULL)
 			describe_cert(peer, r);
@@ -1233,6 +1257,11 @@ ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 	ic->bypass_pinned = cfg->bypass_pinned;
 	ic->known = cfg->known;
 	ic->n_known = cfg->n_known;
+	rc = ps_webpki_ctx_new(cfg->own_cas, cfg->n_own_cas, &ic->webpki);
+	if (rc < 0) {
+		snprintf(err, errlen, "WebPKI checks: cannot set up (%d)", rc);
+		goto fail;
+	}
 	ic->on_verify_fail = cfg->on_verify_fail;
 
 	memset(&cc, 0, sizeof(cc));
@@ -1298,6 +1327,8 @@ ps_tls_icpt_fini(struct ps_tls_icpt *ic)
 	ps_tls_ctx_free(ic->up_ctx);
 	ps_tls_sess_cache_free(ic->up_sessions);
 	ps_tls_sess_cache_free(ic->bypass);
+	ps_webpki_ctx_free(ic->webpki);
+	ic->webpki = NULL;
 	ic->cli_ctx = ic->up_ctx = NULL;
 	ic->up_sessions = NULL;
 	ic->bypass = NULL;

@@ -35,6 +35,7 @@
 #include "ps_tls_conn.h"
 #include "ps_tls_forge.h"
 #include "ps_tls_hello.h"
+#include "ps_webpki.h"
 
 /* Counters of the TLS stage, per worker. X(NAME, counter name). */
 #define PS_TLSF_COUNTERS(X)						\
@@ -108,6 +109,7 @@ struct ps_tls_icpt {
 	bool bypass_pinned;		/* remember clients that refuse the forged leaf */
 	const struct ps_tls_known *known;	/* borrowed from the cfg */
 	unsigned int n_known;
+	struct ps_webpki_ctx *webpki;	/* browser-grade checks on upstream chains */
 	int keylog_fd;			/* -1: off */
 	pthread_mutex_t keylog_lock;
 };
@@ -190,7 +192,8 @@ struct ps_tls_flow {
 	bool known_key;			/* the leaf is a known server's real one */
 	X509 *leaf;			/* forged leaf shown to the client */
 	EVP_PKEY *leaf_key;
-	long verify_result;		/* upstream chain, X509_V_OK when valid */
+	long verify_result;		/* upstream chain, X509_V_OK when valid (OpenSSL) */
+	struct ps_webpki_result webpki;	/* and the WebPKI profile's verdict */
 	uint64_t plain[2];		/* plaintext bytes: [0] client->server */
 	char why[96];			/* close reason, for the session record */
 	char rule[64];			/* policy rule that decided at the hello, "" none */
@@ -262,6 +265,8 @@ struct ps_tls_icpt_cfg {
 	const struct ps_tls_known *known;	/* known-key servers, borrowed for ic's life */
 	unsigned int n_known;
 	bool bypass_pinned;		/* and clients refusing the leaf (alert) */
+	X509 *const *own_cas;		/* the appliance's CAs: a server chain through them is refused */
+	size_t n_own_cas;
 };
 int ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 		     char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #     DIR/expired.crt/.key    leaf for www.ps.test whose validity ended
 #     DIR/self.crt, self.key  self-signed leaf for www.ps.test
 #     DIR/other.crt/.key      leaf for other.ps.test only (a host name mismatch for www)
+#     DIR/nosan.crt/.key      leaf for www.ps.test by CN only (no SAN: WebPKI refuses)
 #     DIR/known.crt/.key      leaf for known.ps.test (the appliance holds its key)
 #     DIR/client.crt/.key     a client certificate (clientAuth) from the web root
 #     DIR/ca/ca.crt, ca.key   the appliance CA (scripts/mkca.sh)
@@ -68,6 +69,14 @@ rm -rf expired.csr ca-db
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 10 \
 	-subj "/CN=www.ps.test" -addext "subjectAltName=DNS:www.ps.test" \
 	-keyout self.key -out self.crt 2>/dev/null
+# A leaf for www.ps.test by CN only, no subjectAltName: OpenSSL's host
+# check falls back to the CN, browsers (and plainsight) refuse it.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=www.ps.test" \
+	-keyout nosan.key -out nosan.csr 2>/dev/null
+openssl x509 -req -in nosan.csr -CA root.crt -CAkey root.key -CAcreateserial -days 10 \
+	-extfile <(printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n') \
+	-out nosan.crt 2>/dev/null
+rm -f nosan.csr
 # A client certificate (for servers that require one), from the web root.
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=client.ps.test" \
 	-keyout client.key -out client.csr 2>/dev/null

@@ -41,7 +41,7 @@ cat >"$T_TMP/dp.json" <<EOF
 		 "tool": {"dport_rewrite": 80}}
 	],
 	"limits": {"max_flows": 4096},
-	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 4437, 4438, 8080]},
+	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 4437, 4438, 4439, 8080]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt",
 		"keylog_file": "$T_TMP/keylog.txt", "bypass_pinned_clients": true,
@@ -86,6 +86,7 @@ srv 4434 "$PKI/other.crt" "$PKI/other.key"
 srv 4435 "$PKI/www.crt" "$PKI/www.key" -tls1_2
 srv 4437 "$PKI/www.crt" "$PKI/www.key" -Verify 1 -CAfile "$PKI/root.crt"
 srv 4438 "$PKI/known.crt" "$PKI/known.key"
+srv 4439 "$PKI/nosan.crt" "$PKI/nosan.key"
 sleep 1
 
 CURL="in_cli curl -sS --max-time 20 --cacert $PKI/ca/ca.crt"
@@ -218,15 +219,19 @@ check "a ClientHello in one-byte TCP segments is reassembled and intercepted" \
 
 # Bad upstream certificates: rejected (alert to the client), counted.
 rej0=$(tls upstream_verify_rejected)
-for case in "expired:4432:www.ps.test" "self-signed:4433:www.ps.test" "wrong host:4434:www.ps.test"; do
+for case in "expired:4432:www.ps.test" "self-signed:4433:www.ps.test" "wrong host:4434:www.ps.test" \
+	"CN-only (no SAN, OpenSSL would accept):4439:www.ps.test"; do
 	name=${case%%:*} rest=${case#*:}; port=${rest%%:*} host=${rest#*:}
 	$CURL -o /dev/null $(res "$host" "$port")/index.html 2>"$T_TMP/bad.err"
 	rc=$?
 	check "$name upstream certificate: the client's handshake fails (curl exit $rc)" \
 		sh -c "test $rc -eq 35 && grep -qi 'alert' '$T_TMP/bad.err'"
 done
-check "counters: three upstream verification failures rejected" \
-	sh -c "test $(tls upstream_verify_rejected) -eq $((rej0 + 3))"
+check "counters: four upstream verification failures rejected" \
+	sh -c "test $(tls upstream_verify_rejected) -eq $((rej0 + 4))"
+"$PS_CTL" --socket "$SOCK" --json sessions >"$T_TMP/rej.json"
+check "session records name each validation failure (expired, self_signed, host_mismatch, leaf_no_san)" \
+	json_get "$T_TMP/rej.json" "'ok' if {'expired', 'self_signed', 'host_mismatch', 'leaf_no_san'} <= {s['validation']['reason'].split(',')[0] for s in r['sessions'] if s['state'] == 'rejected'} else sys.exit(1)"
 
 # A client that does not trust the appliance CA fails cleanly; with
 # bypass_pinned_clients it is remembered, and its next flow to that server
