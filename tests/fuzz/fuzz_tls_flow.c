@@ -93,6 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HDR_CLI_TLS12	0x08u
 #define HDR_ALPN	0x10u
 #define HDR_SESS	0x20u
+#define HDR_DECIDE_SHIFT 6u	/* top two bits: the policy's decision at the hello */
 
 static const uint8_t CLI_MAC[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t SRV_MAC[6] = { 0x02, 0, 0, 0, 0, 0x02 };
@@ -187,6 +188,8 @@ struct net {
 	const struct ps_tls_icpt *ic;
 	struct ps_tls_tap tap;
 	unsigned int tap_opens, tap_closes[2], tap_resets;
+	int decision;			/* enum ps_tls_decision the policy hook returns */
+	unsigned int decides;
 	struct ps_proxy_io io;
 	struct ps_tcp_out out;
 	unsigned int qh, qn;
@@ -195,6 +198,17 @@ struct net {
 
 static struct frame q[QMAX];
 static uint8_t scratch[PS_PROXY_SCRATCH];
+
+/* The policy at the ClientHello: once per flow, with a parsed hello. */
+static int
+tap_decide(void *arg, const struct ps_tls_client_hello *h, char *rule, size_t len)
+{
+	struct net *n = arg;
+
+	CHECK(h != NULL && h->msg != NULL && ++n->decides == 1);
+	snprintf(rule, len, "fuzz-rule-%d", n->decision);
+	return n->decision;
+}
 
 static void
 tap_open(void *arg, const struct ps_tls_flow *t)
@@ -547,6 +561,8 @@ net_init(struct net *n, uint8_t hdr)
 	n->io.out = &n->out;
 	n->now = 1000000;
 	n->ic = (hdr & HDR_SESS) ? &icpt_sess : &icpt_plain;
+	n->decision = (int)(hdr >> HDR_DECIDE_SHIFT);
+	n->tap.decide = tap_decide;
 	n->tap.open = tap_open;
 	n->tap.data = tap_data;
 	n->tap.close = tap_close;
@@ -625,10 +641,13 @@ check_end(struct net *n)
 	if (!n->px_open)
 		return;
 	CHECK(entry <= 1);
+	if (n->decision != PS_TLS_DECIDE_DECRYPT)
+		CHECK(n->tap_opens == 0);
 	CHECK(n->tf.state <= PS_TLSF_ST_DONE);
 	if (n->tf.state == PS_TLSF_ST_PASS) {
-		/* Untouched from the first byte. */
-		CHECK(c[PS_TLSF_HELLO_TLS] == 0 && n->tap_opens == 0);
+		/* Untouched from the first byte: not TLS, or TLS bypassed by the policy. */
+		CHECK(n->tap_opens == 0);
+		CHECK(c[PS_TLSF_HELLO_TLS] == 0 || c[PS_TLSF_POLICY_BYPASS] == 1);
 		CHECK(prefix(&n->srv.raw_rx, &n->cli.sent));
 		CHECK(prefix(&n->cli.raw_rx, &n->srv.sent));
 	}
