@@ -163,6 +163,12 @@ struct ps_config {
 	/* TLS interception */
 	struct ps_tls_settings tls;
 
+	/* recording of decrypted conversations */
+	char record_dir[PS_PATH_MAX];	/* "" for none */
+	unsigned int record_rotate_mb;
+	unsigned int record_rotate_s;	/* 0: by size only */
+	unsigned int record_keep_files;	/* 0: keep all */
+
 	/* session records */
 	unsigned int sessions_keep;	/* closed records kept in memory */
 	char sessions_log[PS_PATH_MAX];	/* JSON lines, "" for none */

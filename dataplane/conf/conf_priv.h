@@ -100,6 +100,7 @@ int conf_opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char 
 int conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path);
 int conf_parse_port_tool(struct conf_ctx *c, json_t *obj, const char *path,
 			 struct ps_port_cfg *port);
+int conf_parse_recording(struct conf_ctx *c, json_t *obj, const char *path);
 int conf_parse_sessions(struct conf_ctx *c, json_t *obj, const char *path);
 void conf_tls_defaults(struct ps_config *cfg);
 

@@ -29,6 +29,9 @@ conf_tls_defaults(struct ps_config *cfg)
 	cfg->tls.forge_cache = DEFAULT_FORGE_CACHE;
 	cfg->tls.bypass_ttl_s = DEFAULT_BYPASS_TTL_S;
 	cfg->sessions_keep = DEFAULT_SESSIONS_KEEP;
+	cfg->record_rotate_mb = 100;
+	cfg->record_rotate_s = 3600;
+	cfg->record_keep_files = 100;
 	for (i = 0; i < PS_PORTS_MAX; i++)
 		cfg->ports[i].tool.mss = DEFAULT_TOOL_MSS;
 }
@@ -227,6 +230,30 @@ conf_parse_sessions(struct conf_ctx *c, json_t *obj, const char *path)
 		rc = conf_opt_uint(c, obj, path, "keep", 1, 10000000, &c->cfg.sessions_keep);
 	if (rc == 0)
 		rc = conf_opt_path(c, obj, path, "log_file", c->cfg.sessions_log);
+	return rc;
+}
+
+/* Recording: the decrypted conversations to rotated pcap files. */
+int
+conf_parse_recording(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char *const keys[] = {
+		"dir", "rotate_mb", "rotate_s", "keep_files", NULL
+	};
+	static const char *const req[] = { "dir", NULL };
+	struct ps_config *cfg = &c->cfg;
+	int rc;
+
+	rc = conf_object_check(c, obj, path, keys, req);
+	if (rc == 0)
+		rc = conf_opt_path(c, obj, path, "dir", cfg->record_dir);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "rotate_mb", 1, 1000000, &cfg->record_rotate_mb);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "rotate_s", 0, 86400 * 7, &cfg->record_rotate_s);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "keep_files", 0, 1000000,
+				   &cfg->record_keep_files);
 	return rc;
 }
 

@@ -960,6 +960,7 @@ static const struct conf_section sections[] = {
 	{ "tcp", false, parse_tcp },
 	{ "tls", false, conf_parse_tls },
 	{ "sessions", false, conf_parse_sessions },
+	{ "recording", false, conf_parse_recording },
 	{ "control", false, parse_control },
 	{ "log", false, parse_log },
 };

@@ -27,6 +27,7 @@
 #include "ps_config.h"
 #include "ps_decide.h"
 #include "ps_dp.h"
+#include "ps_record.h"
 #include "ps_version.h"
 
 #define EAL_ARGV_MAX	(16 + 2 * PS_PORTS_MAX + PS_EAL_ARGS_MAX)
@@ -296,6 +297,11 @@ main(int argc, char **argv)
 			goto out_ports;
 		}
 	}
+	rc = ps_record_start(&dp, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-dp: %s\n", err);
+		goto out_ports;
+	}
 	rc = ps_ports_start(&dp, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "plainsight-dp: %s\n", err);
@@ -333,6 +339,7 @@ main(int argc, char **argv)
 	ps_mgmt_stop(mgmt);
 	printf("plainsight-dp: stopped\n");
 out_ports:
+	ps_record_stop(&dp);
 	ps_ports_stop(&dp);
 	ps_workers_free(&dp);
 	ps_policy_fini(&dp);

@@ -30,6 +30,7 @@
 #define PS_SCRATCH_SIZE		(64 * 1024 + 256)
 
 struct ps_dp;
+struct ps_recorder;
 
 struct ps_dp_port {
 	uint16_t port_id;		/* DPDK port id */
@@ -77,6 +78,7 @@ struct ps_worker {
 	struct ps_tool_stats tool_stats;
 	uint16_t cur_tool;		/* tool port (ports[] index) being written */
 	uint8_t *tool_scratch;
+	struct rte_ring *rec_ring;	/* frames to the recorder thread (SPSC) */
 	struct rte_ring *inbox[PS_WORKERS_MAX];	/* from worker i (SPSC) */
 	uint64_t now_us;
 	struct ps_worker_stats stats;
@@ -114,8 +116,9 @@ struct ps_dp {
 	uint64_t policy_generation;
 	/* Out-of-band tool ports: ports[] index and settings of each. */
 	unsigned int n_tools;
-	uint16_t tool_port[PS_PORTS_MAX];
-	struct ps_tool_cfg tool_cfg[PS_PORTS_MAX];
+	uint16_t tool_port[PS_PORTS_MAX + 1];	/* PS_TOOL_PORT_RECORDER: the recorder */
+	struct ps_tool_cfg tool_cfg[PS_PORTS_MAX + 1];
+	struct ps_recorder *recorder;	/* NULL: no recording */
 	struct ps_worker *workers[PS_WORKERS_MAX];
 	unsigned int n_workers;
 	struct rte_mempool *pool;

@@ -23,6 +23,7 @@
 #include "ps_dp.h"
 #include "ps_decide.h"
 #include "ps_intercept.h"
+#include "ps_record.h"
 
 struct ps_flow_tls;
 
@@ -126,7 +127,10 @@ tool_frame_put(void *ctx, enum ps_tool_dir dir, uint32_t len)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	ps_worker_tx(w, w->cur_tool, m);
+	if (w->cur_tool == PS_TOOL_PORT_RECORDER)
+		(void)ps_record_enqueue(w, m);
+	else
+		ps_worker_tx(w, w->cur_tool, m);
 }
 
 /* The policy at the ClientHello. */

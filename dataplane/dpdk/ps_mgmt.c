@@ -27,6 +27,7 @@
 #include <rte_lcore.h>
 
 #include "ps_dp.h"
+#include "ps_record.h"
 #include "ps_version.h"
 
 #define PS_MGMT_REQ_MAX		4096
@@ -265,6 +266,14 @@ cmd_stats(struct ps_mgmt *m)
 			"failures", (json_int_t)fs.failures, "entries", (json_int_t)fs.entries));
 	}
 	json_object_set_new(tls, "enabled", json_boolean(dp->tls_on));
+	{
+		uint64_t fr, by, fi, er;
+
+		ps_record_stats(dp, &fr, &by, &fi, &er);
+		json_object_set_new(tools, "recording", json_pack("{s:I, s:I, s:I, s:I}",
+			"frames", (json_int_t)fr, "bytes", (json_int_t)by,
+			"files", (json_int_t)fi, "write_errors", (json_int_t)er));
+	}
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
 			 "ports", ports, "parser", parser, "bridge", bridge,
 			 "flows", flows, "tcp", tcp, "tls", tls, "tools", tools,
@@ -349,7 +358,8 @@ cmd_sessions(struct ps_mgmt *m, json_t *req)
 	list = ps_sess_query(st, &f);
 	if (list == NULL)
 		return error_reply("out of memory");
-	return json_pack("{s:b, s:o, s:I, s:I, s:I}", "ok", 1, "sessions", list,
+	return json_pack("{s:b, s:o, s:s, s:I, s:I, s:I}", "ok", 1, "sessions", list,
+			 "recording_dir", m->dp->cfg->record_dir,
 			 "live", (json_int_t)__atomic_load_n(&st->n_live, __ATOMIC_RELAXED),
 			 "closed", (json_int_t)__atomic_load_n(&st->n_closed, __ATOMIC_RELAXED),
 			 "log_dropped", (json_int_t)__atomic_load_n(&st->log_dropped,

@@ -56,6 +56,7 @@ const char *ps_bridge_event_name(enum ps_bridge_event ev);
 	X(OPEN_FAILED, "open_failed")					\
 	X(POLICY_BYPASSED, "policy_bypassed_at_syn")			\
 	X(POLICY_DROPPED, "policy_dropped_at_syn")			\
+	X(RECORD_DROPPED, "record_frames_dropped")			\
 	X(PROXY_TX_NOMBUF, "proxy_tx_nombuf")
 
 enum ps_flow_event {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ps_dp.h"
+#include "ps_record.h"
 
 static const char *
 or_null(const char *s)
@@ -55,6 +56,11 @@ tools_setup(struct ps_dp *dp)
 		tc->has_src_mac = pc->has_src_mac;
 		memcpy(tc->src_mac, pc->src_mac, sizeof(tc->src_mac));
 		dp->tool_port[dp->n_tools++] = (uint16_t)i;
+	}
+	if (cfg->record_dir[0] != '\0') {
+		/* The recorder: one more tool, original addresses and ports. */
+		memset(&dp->tool_cfg[dp->n_tools], 0, sizeof(dp->tool_cfg[0]));
+		dp->tool_port[dp->n_tools++] = PS_TOOL_PORT_RECORDER;
 	}
 }
 

@@ -48,10 +48,12 @@ cat >"$T_TMP/dp.json" <<EOF
 		"known_servers": [{"sni": "known.ps.test", "cert": "$PKI/known.crt",
 				   "key": "$PKI/known.key"}]},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000},
+	"recording": {"dir": "$T_TMP/rec", "rotate_mb": 2, "keep_files": 50},
 	"control": {"socket": "$SOCK"}
 }
 EOF
 
+mkdir -p "$T_TMP/rec"
 # A world-readable CA key is refused at start, with a clear message.
 cp "$PKI/ca/ca.key" "$T_TMP/open.key" && chmod 644 "$T_TMP/open.key"
 sed "s#$PKI/ca/ca.key#$T_TMP/open.key#" "$T_TMP/dp.json" >"$T_TMP/open.json"
@@ -295,6 +297,27 @@ recs = [json.loads(l) for l in open('$T_TMP/sessions.jsonl')]
 assert len(recs) >= 10, len(recs)
 assert all(r['end_ms'] >= r['start_ms'] > 0 and not r['live'] for r in recs)
 assert any(r.get('sni') == 'www.ps.test' and r['state'] == 'decrypted' for r in recs)"
+
+# Recording: the same conversations in rotated pcap files; one session
+# exported by its ID (found by SNI) is the whole decrypted download.
+sleep 1
+"$PS_CTL" --socket "$SOCK" --json sessions --sni www.ps.test >"$T_TMP/big.json"
+big_id=$(json_get "$T_TMP/big.json" "[s['id'] for s in r['sessions'] if s['bytes_server_to_client'] > 3000000][0]")
+"$PS_CTL" --socket "$SOCK" sessions export "$big_id" --pcap "$T_TMP/export.pcap" >"$T_TMP/export.txt" 2>&1
+check "sessions export writes the session's recorded frames ($(cat "$T_TMP/export.txt"))" \
+	grep -q "frames written" "$T_TMP/export.txt"
+check "the export is private (0600) and the recordings are 0640, rotated at 2 MB" \
+	sh -c "test \$(stat -c %a '$T_TMP/export.pcap') = 600 && test \$(ls '$T_TMP/rec' | wc -l) -ge 2 && test -z \"\$(find '$T_TMP/rec' -name '*.pcap' ! -perm 640)\""
+tshark -r "$T_TMP/export.pcap" -q -z follow,tcp,raw,0 2>/dev/null |
+	python3 -c '
+import sys, binascii
+lines = sys.stdin.read().split("\n")
+body = b"".join(binascii.unhexlify(l.strip()) for l in lines if l.startswith("\t") and l.strip())
+sys.stdout.buffer.write(body[body.find(b"\r\n\r\n") + 4:])' >"$T_TMP/export-big.bin"
+check "the exported session, reassembled by tshark, is the 3 MB file" \
+	test "$(sha_of "$T_TMP/www/big.bin")" = "$(sha_of "$T_TMP/export-big.bin")"
+check "tshark sees one conversation in the export" \
+	sh -c "test \$(tshark -r '$T_TMP/export.pcap' -q -z conv,tcp 2>/dev/null | grep -c '<->') -eq 1"
 
 # The tool port: the decrypted conversation as plain TCP (port 443 -> 80).
 sleep 1
