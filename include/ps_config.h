@@ -23,6 +23,7 @@
 #define PS_SOCKET_PATH_MAX	108	/* sizeof(sun_path) */
 #define PS_PATH_MAX		4096
 #define PS_INTERCEPT_PORTS_MAX	64
+#define PS_STARTTLS_PORTS_MAX	20
 #define PS_CONFIG_FILE_MAX	(1024 * 1024)	/* larger files are refused */
 #define PS_PEER_NONE		(~0u)	/* ps_port_cfg.peer of a tool-oob port */
 
@@ -152,6 +153,8 @@ struct ps_config {
 	enum ps_overflow_action overflow;
 	unsigned int flow_idle_timeout_s;
 	char policy_file[PS_PATH_MAX];	/* traffic policy, "" for none: decrypt all */
+	uint16_t starttls_ports[PS_STARTTLS_PORTS_MAX];	/* intercepted ports with StartTLS */
+	unsigned int n_starttls_ports;
 
 	/* TCP endpoints of intercepted flows */
 	unsigned int tcp_syn_retries;	/* SYN retransmissions towards the server */

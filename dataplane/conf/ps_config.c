@@ -836,7 +836,7 @@ static int
 parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 {
 	static const char *const keys[] = {
-		"tcp_ports", "overflow", "idle_timeout_s", "policy", NULL
+		"tcp_ports", "overflow", "idle_timeout_s", "policy", "starttls_ports", NULL
 	};
 	static const char *const overflow[] = { "bypass", "drop", NULL };
 	struct ps_config *cfg = &c->cfg;
@@ -878,6 +878,24 @@ parse_intercept(struct conf_ctx *c, json_t *obj, const char *path)
 			   &cfg->flow_idle_timeout_s);
 	if (rc < 0)
 		return rc;
+	v = conf_member(obj, path, "starttls_ports", p, sizeof(p));
+	if (v != NULL) {
+		if (!json_is_array(v))
+			return conf_type_fail(c, p, "an array of TCP ports", v);
+		if (json_array_size(v) > PS_STARTTLS_PORTS_MAX)
+			return conf_fail(c, p, "expected at most %u StartTLS ports, found %zu",
+					 PS_STARTTLS_PORTS_MAX, json_array_size(v));
+		cfg->n_starttls_ports = 0;
+		json_array_foreach(v, i, e) {
+			unsigned int port;
+
+			conf_path_index(pi, sizeof(pi), p, i);
+			rc = conf_uint_value(c, e, pi, 1, 65535, &port);
+			if (rc < 0)
+				return rc;
+			cfg->starttls_ports[cfg->n_starttls_ports++] = (uint16_t)port;
+		}
+	}
 	return conf_opt_path(c, obj, path, "policy", cfg->policy_file);
 }
 
@@ -1016,6 +1034,13 @@ ps_config_defaults(struct ps_config *cfg)
 	cfg->malformed = PS_MALFORMED_FORWARD;
 	cfg->overflow = PS_OVERFLOW_BYPASS;
 	cfg->flow_idle_timeout_s = DEFAULT_FLOW_IDLE_TIMEOUT_S;
+	{
+		/* SMTP and submission, IMAP, POP3, FTP. */
+		static const uint16_t starttls[] = { 25, 587, 143, 110, 21 };
+
+		memcpy(cfg->starttls_ports, starttls, sizeof(starttls));
+		cfg->n_starttls_ports = sizeof(starttls) / sizeof(starttls[0]);
+	}
 	cfg->tcp_syn_retries = 5;
 	cfg->tcp_data_retries = 8;
 	cfg->tcp_snd_buf_kb = 256;

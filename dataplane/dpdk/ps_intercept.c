@@ -275,7 +275,7 @@ sess_end(struct ps_worker *w, struct ps_flow_ctx *f)
 static int
 tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 {
-	unsigned int n_tools = w->dp->n_tools;
+	unsigned int n_tools = w->dp->n_tools, i;
 	struct ps_flow_tls *x;
 	uint8_t key[sizeof(syn->dst) + 2];
 
@@ -298,6 +298,9 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	key[sizeof(syn->dst) + 1] = (uint8_t)syn->dport;
 	(void)ps_tls_flow_init(&x->t, &w->dp->icpt, &w->tls_stats, &x->tap, key, sizeof(key));
 	ps_tls_flow_set_addrs(&x->t, syn->l3 == PS_L3_IPV6 ? 6 : 4, syn->src.b, syn->dst.b);
+	for (i = 0; i < w->dp->cfg->n_starttls_ports; i++)
+		if (w->dp->cfg->starttls_ports[i] == syn->dport)
+			ps_tls_flow_set_starttls(&x->t, true);
 	f->tls = x;
 	ps_proxy_set_stage(&f->px, &x->t.stage);
 	return 0;

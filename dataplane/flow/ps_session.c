@@ -230,6 +230,7 @@ ps_sess_rec_json(const struct ps_sess_rec *r)
 		json_object_set_new(o, "end_ms", json_integer((json_int_t)r->end_ms));
 	set_str(o, "ingress", r->ingress);
 	set_str(o, "sni", r->sni);
+	set_str(o, "connect_host", r->connect_host);
 	set_str(o, "alpn", r->alpn);
 	if (r->cli_version[0] != '\0') {
 		leg = json_pack("{s:s, s:s, s:b}", "version", r->cli_version,

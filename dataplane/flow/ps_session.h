@@ -56,7 +56,8 @@ struct ps_sess_rec {
 	uint16_t srv_port;
 	uint16_t vlan;			/* outermost VLAN ID, 0 untagged */
 	char ingress[32];		/* name of the client-side port */
-	char kind[24];			/* "tls", "not-tls", ... */
+	char kind[24];			/* "tls", "not-tls", "smtp-starttls", "http-connect"... */
+	char connect_host[256];		/* the host of an HTTP CONNECT, "" none */
 
 	/* TLS, both legs. */
 	char sni[PS_SESS_NAME_MAX];

@@ -45,6 +45,7 @@ ps_tls_flow_state_name(enum ps_tls_flow_state st)
 {
 	static const char *const names[] = {
 		[PS_TLSF_ST_HELLO] = "hello",
+		[PS_TLSF_ST_PREAMBLE] = "preamble",
 		[PS_TLSF_ST_PASS] = "pass",
 		[PS_TLSF_ST_UPSTREAM] = "upstream",
 		[PS_TLSF_ST_CLIENT] = "client",
@@ -414,6 +415,18 @@ to_pass(struct ps_tls_flow *t, enum ps_tlsf_counter why)
 	t->held_off = 0;
 }
 
+/*
+ * Plaintext first: relay it, reading it line by line for an upgrade to TLS
+ * (StartTLS, CONNECT). t->head (client bytes already taken) goes first.
+ */
+static void
+to_preamble(struct ps_tls_flow *t, enum ps_tlsf_counter why)
+{
+	count(t, why);
+	t->state = PS_TLSF_ST_PREAMBLE;
+	t->held_off = 0;
+}
+
 /* Allocate the reader for the hello whose first 9 bytes are in t->head. */
 static int
 hello_start(struct ps_tls_flow *t)
@@ -476,6 +489,10 @@ upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 	count(t, PS_TLSF_HELLO_TLS);
 	if (h->sni_valid)
 		snprintf(t->sni, sizeof(t->sni), "%s", h->sni);
+	else if (t->connect_host[0] != '\0' && t->connect_host[0] != '[' &&
+		 strspn(t->connect_host, "0123456789.") != strlen(t->connect_host))
+		/* No SNI through a proxy: the CONNECT host names the server. */
+		snprintf(t->sni, sizeof(t->sni), "%.*s", (int)sizeof(t->sni) - 1, t->connect_host);
 	keep_alpn(t, h);
 	t->client_max_version = ps_tls_hello_max_version(h);
 	for (i = 0; i < h->signature_algorithms.n && n < 128; i++)
@@ -531,8 +548,9 @@ step_hello(struct ps_tls_flow *t, struct ps_proxy *px)
 
 	/* A server that speaks first (SMTP, FTP, SSH banners) is no TLS
 	 * server: relay the flow untouched. */
-	if (ps_proxy_peek(px, PS_SIDE_SRV, &d) > 0 || ps_proxy_eof(px, PS_SIDE_SRV)) {
-		to_pass(t, PS_TLSF_PASS_SERVER_FIRST);
+	if (t->head_len == 0 && t->rd == NULL &&
+	    (ps_proxy_peek(px, PS_SIDE_SRV, &d) > 0 || ps_proxy_eof(px, PS_SIDE_SRV))) {
+		to_preamble(t, PS_TLSF_PASS_SERVER_FIRST);
 		return;
 	}
 	while ((n = ps_proxy_peek(px, PS_SIDE_CLI, &d)) > 0) {
@@ -549,8 +567,12 @@ step_hello(struct ps_tls_flow *t, struct ps_proxy *px)
 			t->head_len = (uint8_t)(t->head_len + take);
 			ps_proxy_consume(px, PS_SIDE_CLI, take);
 			v = ps_tls_classify(t->head, t->head_len);
-			if (v == PS_TLS_NOT_TLS || v == PS_TLS_SSLV2) {
+			if (v == PS_TLS_SSLV2) {
 				to_pass(t, PS_TLSF_PASS_NOT_TLS);
+				return;
+			}
+			if (v == PS_TLS_NOT_TLS) {
+				to_preamble(t, PS_TLSF_PASS_NOT_TLS);
 				return;
 			}
 			/* Looks like TLS so far: the reader decides. */
@@ -590,6 +612,252 @@ step_hello(struct ps_tls_flow *t, struct ps_proxy *px)
 		return;
 	}
 	upstream_start(t, px);
+}
+
+/* ------------------------------------------------------------------ */
+/* PREAMBLE: plaintext relayed both ways, read for an upgrade to TLS.   */
+
+/* Keep n relayed bytes of direction dir for the tools (bounded). */
+static void
+pre_keep(struct ps_tls_flow *t, int dir, const uint8_t *d, uint32_t n)
+{
+	while (n > 0 && t->pre_len + 3 < PS_TLSF_PRE_MAX) {
+		uint32_t k = n;
+
+		if (k > PS_TLSF_PRE_MAX - t->pre_len - 3)
+			k = PS_TLSF_PRE_MAX - t->pre_len - 3;
+		if (t->pre == NULL && (t->pre = malloc(PS_TLSF_PRE_MAX)) == NULL)
+			return;
+		t->pre[t->pre_len] = (uint8_t)dir;
+		t->pre[t->pre_len + 1] = (uint8_t)(k >> 8);
+		t->pre[t->pre_len + 2] = (uint8_t)k;
+		memcpy(t->pre + t->pre_len + 3, d, k);
+		t->pre_len += 3 + k;
+		d += k;
+		n -= k;
+	}
+}
+
+static bool
+word_is(const char *s, size_t n, const char *w)
+{
+	return n == strlen(w) && strncasecmp(s, w, n) == 0;
+}
+
+/* A complete client line (no CR/LF): an upgrade command? */
+static void
+client_line(struct ps_tls_flow *t, const char *l, size_t n)
+{
+	const char *sp = memchr(l, ' ', n);
+
+	if (t->lines[0] == 0 && n > 8 && strncasecmp(l, "CONNECT ", 8) == 0) {
+		/* CONNECT host:port HTTP/1.x: the host names the tunnel's server. */
+		const char *h = l + 8, *e = memchr(h, ' ', n - 8), *c;
+		size_t hl;
+
+		if (e != NULL && (size_t)(l + n - e) >= 9 && strncmp(e + 1, "HTTP/1.", 7) == 0) {
+			hl = (size_t)(e - h);
+			if (hl > 0 && h[0] == '[' && (c = memchr(h, ']', hl)) != NULL)
+				hl = (size_t)(c - h) + 1;	/* [v6]:port */
+			else if ((c = memrchr(h, ':', hl)) != NULL)
+				hl = (size_t)(c - h);
+			if (hl < sizeof(t->connect_host)) {
+				memcpy(t->connect_host, h, hl);
+				t->connect_host[hl] = '\0';
+				t->upgrade = PS_TLSF_UP_CONNECT;
+				t->connect_hdrs = true;
+			}
+		}
+		return;
+	}
+	if (t->connect_hdrs) {
+		if (n == 0) {		/* end of the request's headers */
+			t->connect_hdrs = false;
+			t->pending = true;
+		}
+		return;
+	}
+	if (!t->starttls_port)
+		return;
+	if (word_is(l, n, "STARTTLS")) {
+		t->upgrade = PS_TLSF_UP_SMTP;
+		t->pending = true;
+	} else if (word_is(l, n, "STLS")) {
+		t->upgrade = PS_TLSF_UP_POP3;
+		t->pending = true;
+	} else if (n >= 8 && (strncasecmp(l, "AUTH TLS", 8) == 0 ||
+			      strncasecmp(l, "AUTH SSL", 8) == 0)) {
+		t->upgrade = PS_TLSF_UP_FTP;
+		t->pending = true;
+	} else if (sp != NULL && (size_t)(sp - l) < sizeof(t->imap_tag) &&
+		   word_is(sp + 1, (size_t)(l + n - sp - 1), "STARTTLS")) {
+		memcpy(t->imap_tag, l, (size_t)(sp - l));
+		t->imap_tag[sp - l] = '\0';
+		t->upgrade = PS_TLSF_UP_IMAP;
+		t->pending = true;
+	}
+}
+
+/*
+ * A complete server line while an upgrade is pending: 1 the server agreed
+ * (TLS follows), -1 it refused (plaintext goes on), 0 not the answer yet.
+ */
+static int
+server_line(struct ps_tls_flow *t, const char *l, size_t n)
+{
+	size_t tl;
+
+	switch ((enum ps_tls_upgrade)t->upgrade) {
+	case PS_TLSF_UP_SMTP:
+	case PS_TLSF_UP_FTP:
+		/* Reply codes; "NNN-" continues a multi-line reply. */
+		if (n < 3 || (n > 3 && l[3] == '-'))
+			return 0;
+		return strncmp(l, t->upgrade == PS_TLSF_UP_SMTP ? "220" : "234", 3) == 0 ? 1 : -1;
+	case PS_TLSF_UP_POP3:
+		return n >= 3 && strncmp(l, "+OK", 3) == 0 ? 1 : -1;
+	case PS_TLSF_UP_IMAP:
+		tl = strlen(t->imap_tag);
+		if (n <= tl || strncmp(l, t->imap_tag, tl) != 0 || l[tl] != ' ')
+			return 0;	/* untagged data */
+		return n >= tl + 3 && strncasecmp(l + tl + 1, "OK", 2) == 0 ? 1 : -1;
+	case PS_TLSF_UP_CONNECT:
+		if (!t->connect_ok) {
+			if (n >= 12 && strncmp(l, "HTTP/1.", 7) == 0 && strncmp(l + 8, " 200", 4) == 0) {
+				t->connect_ok = true;
+				return 0;	/* its headers follow, up to an empty line */
+			}
+			return -1;
+		}
+		return n == 0 ? 1 : 0;
+	case PS_TLSF_UP_NONE:
+	default:
+		return -1;
+	}
+}
+
+/*
+ * Relay up to n bytes of d from side from, one line at a time, reading
+ * each complete line. Returns the bytes relayed; stops after a line that
+ * makes the client wait (upgrade asked) or the server agree (*agreed).
+ */
+static uint32_t
+relay_lines(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from,
+	    const uint8_t *d, uint32_t n, bool *agreed)
+{
+	int dir = from == PS_SIDE_CLI ? 0 : 1;
+	uint32_t room = ps_proxy_room(px, other(from)), off = 0;
+
+	while (off < n && room > 0) {
+		const uint8_t *nl = memchr(d + off, '\n', n - off);
+		uint32_t k = nl != NULL ? (uint32_t)(nl - (d + off)) + 1 : n - off;
+		uint32_t w, i;
+
+		if (k > room)
+			k = room;
+		w = ps_proxy_send(px, other(from), d + off, k);
+		if (w == 0)
+			break;
+		pre_keep(t, dir, d + off, w);
+		t->pre_bytes += w;
+		room -= w;
+		for (i = 0; i < w; i++) {
+			char ch = (char)d[off + i];
+			uint16_t len = t->line_len[dir];
+
+			if (ch != '\n') {
+				if (len < PS_TLSF_LINE_MAX)
+					t->line[dir][len] = ch;
+				if (len < UINT16_MAX)
+					t->line_len[dir]++;
+				continue;
+			}
+			if (len > 0 && len <= PS_TLSF_LINE_MAX && t->line[dir][len - 1] == '\r')
+				len--;
+			t->line_len[dir] = 0;
+			if (len > PS_TLSF_LINE_MAX)
+				len = UINT16_MAX;	/* too long: not a command */
+			if (from == PS_SIDE_CLI) {
+				if (len != UINT16_MAX)
+					client_line(t, t->line[dir], len);
+				t->lines[0]++;
+			} else {
+				int r = t->pending && len != UINT16_MAX ?
+					server_line(t, t->line[dir], len) : 0;
+
+				t->lines[1]++;
+				if (r > 0)
+					*agreed = true;
+				else if (r < 0) {
+					count(t, PS_TLSF_UPGRADE_REFUSED);
+					t->pending = false;
+					t->connect_ok = false;
+					t->upgrade = PS_TLSF_UP_NONE;
+				}
+			}
+		}
+		off += w;
+		if (*agreed || (from == PS_SIDE_CLI && t->pending))
+			break;
+	}
+	return off;
+}
+
+static void
+step_preamble(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	static const enum ps_tlsf_counter up_counter[] = {
+		[PS_TLSF_UP_SMTP] = PS_TLSF_UPGRADE_SMTP,
+		[PS_TLSF_UP_IMAP] = PS_TLSF_UPGRADE_IMAP,
+		[PS_TLSF_UP_POP3] = PS_TLSF_UPGRADE_POP3,
+		[PS_TLSF_UP_FTP] = PS_TLSF_UPGRADE_FTP,
+		[PS_TLSF_UP_CONNECT] = PS_TLSF_UPGRADE_CONNECT,
+	};
+	bool agreed = false;
+	const uint8_t *d;
+	uint32_t n, w;
+
+	/* Client bytes taken while classifying go first. */
+	if (t->held_off < t->head_len) {
+		w = relay_lines(t, px, PS_SIDE_CLI, t->head + t->held_off,
+				t->head_len - t->held_off, &agreed);
+		t->held_off += w;
+		if (t->held_off < t->head_len)
+			return;
+	}
+	while ((n = ps_proxy_peek(px, PS_SIDE_SRV, &d)) > 0 && !agreed) {
+		w = relay_lines(t, px, PS_SIDE_SRV, d, n, &agreed);
+		ps_proxy_consume(px, PS_SIDE_SRV, w);
+		if (w < n)
+			break;
+	}
+	if (agreed) {
+		/* The server said yes: the client's next bytes are its hello. */
+		count(t, up_counter[t->upgrade]);
+		t->pending = false;
+		t->head_len = 0;
+		t->held_off = 0;
+		t->state = PS_TLSF_ST_HELLO;
+		return;
+	}
+	while (!t->pending && (n = ps_proxy_peek(px, PS_SIDE_CLI, &d)) > 0) {
+		w = relay_lines(t, px, PS_SIDE_CLI, d, n, &agreed);
+		ps_proxy_consume(px, PS_SIDE_CLI, w);
+		if (w < n)
+			break;
+	}
+	if (t->pre_bytes > PS_TLSF_PRE_LIMIT && !t->pending) {
+		/* Nothing we understand: plain relay from here on. */
+		count(t, PS_TLSF_PREAMBLE_GAVE_UP);
+		t->head_len = 0;
+		t->held_off = 0;
+		t->state = PS_TLSF_ST_PASS;
+		return;
+	}
+	if (ps_proxy_eof(px, PS_SIDE_CLI) && !t->pending)
+		ps_proxy_shutdown(px, PS_SIDE_SRV);
+	if (ps_proxy_eof(px, PS_SIDE_SRV))
+		ps_proxy_shutdown(px, PS_SIDE_CLI);
 }
 
 /* ------------------------------------------------------------------ */
@@ -851,6 +1119,20 @@ step_client(struct ps_tls_flow *t, struct ps_proxy *px)
 	t->tapped = true;
 	if (t->tap != NULL && t->tap->open != NULL)
 		t->tap->open(t->tap->arg, t);
+	if (t->tap != NULL && t->tap->data != NULL) {
+		/* The plaintext before the TLS, in its order: tools see it all. */
+		uint32_t off = 0;
+
+		while (off + 3 <= t->pre_len) {
+			uint32_t k = (uint32_t)t->pre[off + 1] << 8 | t->pre[off + 2];
+
+			t->tap->data(t->tap->arg, t->pre[off], t->pre + off + 3, k);
+			off += 3 + k;
+		}
+	}
+	free(t->pre);
+	t->pre = NULL;
+	t->pre_len = 0;
 	return;
 
 close_both:
@@ -974,6 +1256,9 @@ run(struct ps_proxy *px, void *arg)
 		case PS_TLSF_ST_HELLO:
 			step_hello(t, px);
 			break;
+		case PS_TLSF_ST_PREAMBLE:
+			step_preamble(t, px);
+			break;
 		case PS_TLSF_ST_PASS:
 			step_pass(t, px);
 			return;
@@ -1031,6 +1316,8 @@ ps_tls_flow_free(struct ps_tls_flow *t)
 		t->tap->close(t->tap->arg, 0, true);
 	t->tapped = false;
 	hello_free(t);
+	free(t->pre);
+	t->pre = NULL;
 	ps_tls_conn_free(t->cli);
 	ps_tls_conn_free(t->up);
 	X509_free(t->leaf);
@@ -1142,6 +1429,7 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 
 	switch ((enum ps_tls_flow_state)t->state) {
 	case PS_TLSF_ST_PASS:
+	case PS_TLSF_ST_PREAMBLE:
 		r->state = PS_SESS_PASSTHROUGH;
 		break;
 	case PS_TLSF_ST_ESTABLISHED:
@@ -1155,7 +1443,20 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 		r->state = PS_SESS_HANDSHAKE;
 		break;
 	}
-	copy_str(r->kind, sizeof(r->kind), t->hello_tls ? "tls" : "not-tls");
+	{
+		static const char *const kinds[] = {
+			[PS_TLSF_UP_NONE] = "tls",
+			[PS_TLSF_UP_SMTP] = "smtp-starttls",
+			[PS_TLSF_UP_IMAP] = "imap-starttls",
+			[PS_TLSF_UP_POP3] = "pop3-stls",
+			[PS_TLSF_UP_FTP] = "ftp-auth-tls",
+			[PS_TLSF_UP_CONNECT] = "http-connect",
+		};
+
+		copy_str(r->kind, sizeof(r->kind), !t->hello_tls ? "not-tls" :
+			 kinds[t->upgrade < PS_TLSF_UP_CONNECT + 1 ? t->upgrade : 0]);
+	}
+	copy_str(r->connect_host, sizeof(r->connect_host), t->connect_host);
 	copy_str(r->sni, sizeof(r->sni), t->sni);
 	r->bytes[0] = t->plain[0];
 	r->bytes[1] = t->plain[1];

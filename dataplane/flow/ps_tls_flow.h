@@ -44,6 +44,13 @@
 	X(PASS_BAD_HELLO,	"pass_bad_hello")			\
 	X(PASS_SERVER_FIRST,	"pass_server_first")			\
 	X(PASS_NO_HELLO,	"pass_client_closed_before_hello")	\
+	X(UPGRADE_SMTP,		"starttls_smtp")			\
+	X(UPGRADE_IMAP,		"starttls_imap")			\
+	X(UPGRADE_POP3,		"stls_pop3")				\
+	X(UPGRADE_FTP,		"auth_tls_ftp")				\
+	X(UPGRADE_CONNECT,	"http_connect")				\
+	X(UPGRADE_REFUSED,	"upgrade_refused_by_server")		\
+	X(PREAMBLE_GAVE_UP,	"preamble_not_understood")		\
 	X(PASS_CLIENT_CERT,	"pass_server_wants_client_cert")	\
 	X(PASS_CLIENT_CERT_NONE, "pass_replayed_to_new_connection")	\
 	X(PASS_REMEMBERED,	"pass_remembered_bypass")		\
@@ -142,6 +149,7 @@ struct ps_tls_tap {
 
 enum ps_tls_flow_state {
 	PS_TLSF_ST_HELLO,
+	PS_TLSF_ST_PREAMBLE,		/* plaintext relayed, watching for an upgrade */
 	PS_TLSF_ST_PASS,		/* relayed untouched */
 	PS_TLSF_ST_UPSTREAM,
 	PS_TLSF_ST_CLIENT,
@@ -150,6 +158,19 @@ enum ps_tls_flow_state {
 };
 
 #define PS_TLSF_HEAD	9u	/* record header + handshake header: the hello's length */
+#define PS_TLSF_LINE_MAX	512u	/* longest preamble line read (longer: ignored) */
+#define PS_TLSF_PRE_MAX		(16u * 1024u)	/* preamble kept for the tools */
+#define PS_TLSF_PRE_LIMIT	(64u * 1024u)	/* preamble read before giving up */
+
+/* What the plaintext before the TLS was. */
+enum ps_tls_upgrade {
+	PS_TLSF_UP_NONE,		/* TLS from the first byte, or nothing detected */
+	PS_TLSF_UP_SMTP,		/* STARTTLS / 220 */
+	PS_TLSF_UP_IMAP,		/* TAG STARTTLS / TAG OK */
+	PS_TLSF_UP_POP3,		/* STLS / +OK */
+	PS_TLSF_UP_FTP,			/* AUTH TLS / 234 */
+	PS_TLSF_UP_CONNECT,		/* CONNECT host:port HTTP/1.x / 200 */
+};
 
 struct ps_tls_flow {
 	struct ps_proxy_stage stage;	/* install with ps_proxy_set_stage() */
@@ -166,6 +187,21 @@ struct ps_tls_flow {
 	bool hello_tls;			/* the first bytes were a TLS ClientHello */
 	bool rejected;			/* refused by the appliance (upstream validation) */
 	bool up_sess_stored;
+
+	/* PREAMBLE: lines of each direction, the upgrade under way. */
+	bool starttls_port;		/* StartTLS commands are honoured on this flow */
+	uint8_t upgrade;		/* enum ps_tls_upgrade detected (or pending) */
+	bool pending;			/* upgrade asked, the server's answer awaited */
+	bool connect_hdrs;		/* CONNECT request sent, its headers going on */
+	bool connect_ok;		/* 200 seen, the response's headers going on */
+	uint32_t lines[2];		/* complete lines seen per direction */
+	uint32_t pre_bytes;		/* preamble bytes relayed */
+	uint16_t line_len[2];
+	char line[2][PS_TLSF_LINE_MAX];
+	char imap_tag[32];
+	char connect_host[256];		/* "host" of CONNECT host:port */
+	uint8_t *pre;			/* [dir][len16][bytes]... for the tools, malloc'd */
+	uint32_t pre_len;
 
 	/* HELLO: the reader and the held bytes (freed once replayed). */
 	struct ps_tls_hello_reader *rd;
@@ -218,6 +254,13 @@ int ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
  */
 void ps_tls_flow_set_addrs(struct ps_tls_flow *t, uint8_t family, const uint8_t cli[16],
 			   const uint8_t srv[16]);
+
+/* StartTLS commands are honoured on this flow (a StartTLS port). */
+static inline void
+ps_tls_flow_set_starttls(struct ps_tls_flow *t, bool on)
+{
+	t->starttls_port = on;
+}
 
 /* Release everything t holds; t itself is the caller's. Idempotent. */
 void ps_tls_flow_free(struct ps_tls_flow *t);

@@ -126,6 +126,12 @@ test_intercept(void **state)
 	if (parse(CFG(",'intercept':{'tcp_ports':[]}"), &cfg, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
 	assert_int_equal(cfg.n_intercept_ports, 0);
+	assert_int_equal(cfg.n_starttls_ports, 5);
+	assert_int_equal(cfg.starttls_ports[0], 25);
+	if (parse(CFG(",'intercept':{'starttls_ports':[2525]}"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.n_starttls_ports, 1);
+	assert_int_equal(cfg.starttls_ports[0], 2525);
 }
 
 static void
@@ -455,6 +461,8 @@ static struct bad_case bad_cases[] = {
 	    "t.json: tls.verify_failure: \"resign-untrusted\" needs untrusted_ca_cert"),
 	BAD("tls_no_anchor", CFG(",'tls':{'ca_cert':'c','trust_system':false}"),
 	    "t.json: tls: no trust anchors for upstream servers: set trust_system or trust_bundle"),
+	BAD("starttls_21_ports", CFG(",'intercept':{'starttls_ports':[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]}"),
+	    "t.json: intercept.starttls_ports: expected at most 20 StartTLS ports, found 21"),
 	BAD("sessions_keep_zero", CFG(",'sessions':{'keep':0}"),
 	    "t.json: sessions.keep: expected an integer 1..10000000, found 0"),
 	BAD("tool_on_net_port",
@@ -595,7 +603,7 @@ static struct bad_case bad_cases[] = {
 	BAD("intercept_idle_zero", CFG(",'intercept':{'idle_timeout_s':0}"),
 	    "t.json: intercept.idle_timeout_s: expected an integer 1..86400, found 0"),
 	BAD("intercept_unknown_key", CFG(",'intercept':{'ports':[443]}"),
-	    "t.json: intercept.ports: unknown key (expected one of: tcp_ports, overflow, idle_timeout_s, policy)"),
+	    "t.json: intercept.ports: unknown key (expected one of: tcp_ports, overflow, idle_timeout_s, policy, starttls_ports)"),
 	BAD("tcp_syn_retries_big", CFG(",'tcp':{'syn_retries':11}"),
 	    "t.json: tcp.syn_retries: expected an integer 0..10, found 11"),
 	BAD("tcp_buf_small", CFG(",'tcp':{'rcv_buf_kb':8}"),
