@@ -433,6 +433,8 @@ deliver(struct net *n, struct frame *f)
 					    n->now, &n->io) == 0);
 			CHECK(ps_tls_flow_init(&n->tf, n->ic, &n->ts, &n->tap, key,
 					       sizeof(key)) == 0);
+			/* StartTLS commands honoured: the preamble reader is fuzzed too. */
+			ps_tls_flow_set_starttls(&n->tf, true);
 			ps_proxy_set_stage(&n->px, &n->tf.stage);
 			n->px_open = true;
 		} else {
