@@ -85,8 +85,7 @@ struct sess_ent {
 	uint16_t key_len;
 	uint8_t key[SESS_KEY_MAX];
 	uint64_t expires_s;
-	uint8_t *der;
-	size_t der_len;
+	SSL_SESSION *sess;		/* NULL: a bypass entry (presence only) */
 };
 
 struct ps_tls_sess_cache {
@@ -155,7 +154,7 @@ ps_tls_sess_cache_free(struct ps_tls_sess_cache *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < c->n; i++)
-		free(c->e[i].der);
+		SSL_SESSION_free(c->e[i].sess);
 	pthread_mutex_destroy(&c->lock);
 	free(c->e);
 	free(c);
@@ -186,56 +185,49 @@ sess_key(const struct ps_tls_flow *t, uint8_t key[SESS_KEY_MAX])
 }
 
 /*
- * Look key up in c: true when a live entry is there; with der != NULL its
- * value is copied into a malloc'd *der (NULL when the entry has none).
+ * Look key up in c: true when a live entry is there; with sess != NULL its
+ * session (a new reference, NULL when the entry has none) goes there.
  */
 static bool
-cache_get(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, uint8_t **der,
-	  size_t *der_len)
+cache_get(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, SSL_SESSION **sess)
 {
 	uint32_t h = key_hash(key, klen);
 	struct sess_ent *e;
 	bool hit = false;
 
-	if (der != NULL)
-		*der = NULL;
+	if (sess != NULL)
+		*sess = NULL;
 	pthread_mutex_lock(&c->lock);
 	e = &c->e[h % c->n];
 	if (e->expires_s != 0 && e->hash == h && e->key_len == klen &&
 	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
 		hit = true;
-		if (der != NULL && e->der != NULL) {
-			*der = malloc(e->der_len);
-			if (*der != NULL) {
-				memcpy(*der, e->der, e->der_len);
-				*der_len = e->der_len;
-			}
-		}
+		if (sess != NULL && e->sess != NULL && SSL_SESSION_up_ref(e->sess) == 1)
+			*sess = e->sess;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return hit;
 }
 
-/* Keep key -> der (taken over, may be NULL) for ttl_s (0: the cache's timeout). */
+/* Keep key -> sess (its reference taken over, may be NULL) for ttl_s (0: the cache's). */
 static void
-cache_put(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, uint8_t *der,
-	  size_t der_len, unsigned int ttl_s)
+cache_put(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, SSL_SESSION *sess,
+	  unsigned int ttl_s)
 {
 	uint32_t h = key_hash(key, klen);
 	struct sess_ent *e;
-	uint8_t *old;
+	SSL_SESSION *old;
 
 	pthread_mutex_lock(&c->lock);
 	e = &c->e[h % c->n];
-	old = e->der;
+	old = e->sess;
 	e->hash = h;
 	e->key_len = (uint16_t)klen;
 	memcpy(e->key, key, klen);
-	e->der = der;
-	e->der_len = der_len;
+	e->sess = sess;
 	e->expires_s = mono_s() + (ttl_s != 0 ? ttl_s : c->timeout_s);
 	pthread_mutex_unlock(&c->lock);
-	free(old);
+	SSL_SESSION_free(old);
 }
 
 /* Offer a cached session for t's server on its upstream leg. */
@@ -243,14 +235,14 @@ static void
 sess_offer(struct ps_tls_flow *t)
 {
 	struct ps_tls_sess_cache *c = t->ic->up_sessions;
-	uint8_t key[SESS_KEY_MAX], *der;
-	size_t der_len = 0;
+	uint8_t key[SESS_KEY_MAX];
+	SSL_SESSION *sess;
 
-	if (c == NULL || !cache_get(c, key, sess_key(t, key), &der, &der_len) || der == NULL)
+	if (c == NULL || !cache_get(c, key, sess_key(t, key), &sess) || sess == NULL)
 		return;
-	if (ps_tls_conn_set_session(t->up, der, der_len) == 0)
+	if (ps_tls_conn_set_session_obj(t->up, sess) == 0)
 		count(t, PS_TLSF_SESS_OFFERED);
-	free(der);
+	SSL_SESSION_free(sess);
 }
 
 /* Keep t's upstream session once there is one (TLS 1.3: after a ticket). */
@@ -258,18 +250,18 @@ static void
 sess_store(struct ps_tls_flow *t)
 {
 	struct ps_tls_sess_cache *c = t->ic->up_sessions;
-	uint8_t key[SESS_KEY_MAX], *der;
-	size_t der_len;
+	uint8_t key[SESS_KEY_MAX];
+	SSL_SESSION *sess;
 
 	/* Only sessions whose chain verified: a resumed session skips the
 	 * chain, so an unverified one must never be resumed. */
 	if (c == NULL || t->up_sess_stored || t->verify_result != X509_V_OK ||
 	    t->webpki.first != PS_WEBPKI_OK)
 		return;
-	if (ps_tls_conn_get_session(t->up, &der, &der_len) < 0)
+	if (ps_tls_conn_get_session_obj(t->up, &sess) < 0)
 		return;
 	t->up_sess_stored = true;
-	cache_put(c, key, sess_key(t, key), der, der_len, 0);
+	cache_put(c, key, sess_key(t, key), sess, 0);
 	count(t, PS_TLSF_SESS_STORED);
 }
 
@@ -301,8 +293,8 @@ bypass_known(const struct ps_tls_flow *t)
 
 	if (c == NULL)
 		return false;
-	return cache_get(c, key, bypass_key(t, false, key), NULL, NULL) ||
-	       cache_get(c, key, bypass_key(t, true, key), NULL, NULL);
+	return cache_get(c, key, bypass_key(t, false, key), NULL) ||
+	       cache_get(c, key, bypass_key(t, true, key), NULL);
 }
 
 static void
@@ -312,7 +304,7 @@ bypass_remember(const struct ps_tls_flow *t, bool with_client)
 	uint8_t key[SESS_KEY_MAX];
 
 	if (c != NULL)
-		cache_put(c, key, bypass_key(t, with_client, key), NULL, 0, 0);
+		cache_put(c, key, bypass_key(t, with_client, key), NULL, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1207,6 +1199,12 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 	flush_wire(px, to, dst);
 	/* Reading may have produced records for the sender (key updates). */
 	flush_wire(px, from, src);
+	/*
+	 * An idle leg gives back OpenSSL's 16 KB record buffers (kept after
+	 * a ticket or a partial record otherwise): most sessions are idle most
+	 * of the time. A no-op while a buffer holds data.
+	 */
+	(void)SSL_free_buffers(ps_tls_conn_ssl(src));
 	if (t->read_closed[from])
 		fin_when_flushed(t, px, to);
 	return true;

@@ -907,6 +907,36 @@ ps_tls_conn_set_session(struct ps_tls_conn *conn, const uint8_t *der, size_t len
 }
 
 int
+ps_tls_conn_get_session_obj(const struct ps_tls_conn *conn, SSL_SESSION **out)
+{
+	SSL_SESSION *s;
+
+	if (conn->ctx->role != PS_TLS_ROLE_CLIENT)
+		return -EINVAL;
+	s = SSL_get1_session(conn->ssl);
+	if (s == NULL)
+		return -EAGAIN;
+	if (SSL_SESSION_is_resumable(s) != 1) {
+		SSL_SESSION_free(s);
+		return -EAGAIN;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+ps_tls_conn_set_session_obj(struct ps_tls_conn *conn, SSL_SESSION *s)
+{
+	int rc;
+
+	if (conn->ctx->role != PS_TLS_ROLE_CLIENT || conn->hs_done || s == NULL)
+		return -EINVAL;
+	rc = SSL_set_session(conn->ssl, s) == 1 ? 0 : -EINVAL;
+	ERR_clear_error();
+	return rc;
+}
+
+int
 ps_tls_conn_use_cert(struct ps_tls_conn *conn, X509 *cert, STACK_OF(X509) *chain,
 		     EVP_PKEY *key)
 {

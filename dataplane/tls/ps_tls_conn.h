@@ -280,6 +280,18 @@ int
 ps_tls_conn_set_session(struct ps_tls_conn *conn, const uint8_t *der, size_t len);
 
 /*
+ * The same with session objects, for a cache shared by threads of one
+ * process (no encoding: decoding a session costs more than a resumed
+ * handshake saves). get: a new reference in *out, -EAGAIN when none is
+ * resumable yet. set: s borrowed (OpenSSL takes its own reference); a
+ * session may be offered by several connections at once.
+ */
+int
+ps_tls_conn_get_session_obj(const struct ps_tls_conn *conn, SSL_SESSION **out);
+int
+ps_tls_conn_set_session_obj(struct ps_tls_conn *conn, SSL_SESSION *s);
+
+/*
  * i2d/d2i for a cache that stores bytes (no crypto, safe under a lock).
  * ps_tls_session_i2d() mallocs *der; ps_tls_session_d2i() returns a new
  * reference in *out. 0 or a negative errno.
