@@ -30,6 +30,12 @@
 #define PS_TLS13_SUITES							\
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define PS_TLS_GROUPS	"X25519:P-256:P-384"
+/* Signature schemes: no SHA-1, no SHA-224, no PKCS#1 v1.5 below SHA-256. */
+#define PS_TLS_SIGALGS							\
+	"ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:ed448:"		\
+	"rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"	\
+	"rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"	\
+	"RSA+SHA256:RSA+SHA384:RSA+SHA512"
 
 /*
  * A memory BIO keeps the largest size it ever held. Once drained, one
@@ -397,7 +403,8 @@ ps_tls_ctx_new(const struct ps_tls_ctx_cfg *cfg, struct ps_tls_ctx **out,
 				    PS_TLS12_CIPHERS) != 1 ||
 	    SSL_CTX_set_ciphersuites(sc, cfg->ciphersuites != NULL ? cfg->ciphersuites :
 				     PS_TLS13_SUITES) != 1 ||
-	    SSL_CTX_set1_groups_list(sc, cfg->groups != NULL ? cfg->groups : PS_TLS_GROUPS) != 1) {
+	    SSL_CTX_set1_groups_list(sc, cfg->groups != NULL ? cfg->groups : PS_TLS_GROUPS) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(sc, PS_TLS_SIGALGS) != 1) {
 		ctx_err(err, err_len, "setting the cipher profile");
 		goto err_free;
 	}

@@ -94,12 +94,37 @@ sleep 1
 CURL="in_cli curl -sS --max-time 20 --cacert $PKI/ca/ca.crt"
 res() { echo "--resolve $1:$2:$SRV4 https://$1:$2"; }
 
+# The appliance's own ClientHello to the server, as the server's side sees
+# it: TLS 1.3/1.2 only, forward-secret AEAD suites, X25519/P-256/P-384, no
+# SHA-1/SHA-224 signature schemes, extended master secret and secure
+# renegotiation signalled, no compression.
+bg "$NS_SRV" "$T_TMP/up-hello.log" tcpdump -n -i eth0 -Q in -U -c 30 -w "$T_TMP/up-hello.pcap" 'tcp port 443'
+UPCAP=$T_LAST_PID
+sleep 1
+
 # Plain fetch (TLS 1.3 both legs), the file byte-identical.
 $CURL -o "$T_TMP/index.out" $(res www.ps.test 443)/index.html 2>"$T_TMP/curl1.err"
 check "curl through the appliance: content intact" cmp "$T_TMP/www/index.html" "$T_TMP/index.out"
 $CURL -o "$T_TMP/big.out" $(res www.ps.test 443)/big.bin 2>"$T_TMP/curl2.err"
 check "3 MB download through both TLS legs: sha256 equal" \
 	test "$(sha_of "$T_TMP/www/big.bin")" = "$(sha_of "$T_TMP/big.out")"
+
+stop_pid "$UPCAP" INT
+tshark -r "$T_TMP/up-hello.pcap" -Y "tls.handshake.type == 1" -T fields -E 'separator=;' \
+	-e tls.handshake.ciphersuite -e tls.handshake.extensions.supported_version \
+	-e tls.handshake.extensions_supported_group -e tls.handshake.sig_hash_alg \
+	-e tls.handshake.extension.type -e tls.handshake.comp_method 2>/dev/null | head -1 >"$T_TMP/up-hello.txt"
+check "upstream ClientHello: only the appliance's modern profile ($(cut -c1-120 "$T_TMP/up-hello.txt")...)" python3 -c "
+f = open('$T_TMP/up-hello.txt').read().strip().split(';')
+num = lambda s: {int(x, 16) if x.startswith('0x') else int(x) for x in s.split(',') if x}
+suites, versions, groups, sigs, exts, comp = (num(x) for x in f)
+assert suites and suites <= {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x00ff}, suites
+assert versions and versions <= {0x0304, 0x0303}, versions
+assert groups and groups <= {0x001d, 0x0017, 0x0018}, groups
+assert sigs and not sigs & {0x0201, 0x0203, 0x0202, 0x0301, 0x0302, 0x0303}, sigs
+assert 23 in exts and (65281 in exts or 0x00ff in suites), exts
+assert 15 not in exts and comp == {0}, (exts, comp)
+"
 
 # The leaf the client sees: forged by the appliance CA, with the server's names.
 in_cli timeout 20 openssl s_client -connect "$SRV4:443" -servername www.ps.test -CAfile "$PKI/ca/ca.crt" \
