@@ -55,6 +55,7 @@
 	X(PASS_CLIENT_CERT_NONE, "pass_replayed_to_new_connection")	\
 	X(PASS_REMEMBERED,	"pass_remembered_bypass")		\
 	X(PINNED_REMEMBERED,	"client_refused_leaf_remembered")	\
+	X(CLIENT_CERT_CONTINUED, "client_cert_requested_after_upgrade")	\
 	X(UP_FULL,		"upstream_handshakes_full")		\
 	X(UP_RESUMED,		"upstream_handshakes_resumed")		\
 	X(UP_FAILED,		"upstream_handshakes_failed")		\
@@ -192,6 +193,7 @@ struct ps_tls_flow {
 	bool starttls_port;		/* StartTLS commands are honoured on this flow */
 	uint8_t upgrade;		/* enum ps_tls_upgrade detected (or pending) */
 	bool pending;			/* upgrade asked, the server's answer awaited */
+	bool cert_req_seen;		/* the server asked for a client certificate */
 	bool connect_hdrs;		/* CONNECT request sent, its headers going on */
 	bool connect_ok;		/* 200 seen, the response's headers going on */
 	uint32_t lines[2];		/* complete lines seen per direction */
