@@ -29,9 +29,20 @@ ps_install_deps() {
 	[ "$(id -u)" = 0 ] || ps_die "missing packages (${missing[*]}); run as root or install them"
 	ps_log "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null || ps_die "apt-get update failed"
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+	# The test servers (exim4, dovecot, vsftpd, tinyproxy) run only inside
+	# the tests' namespaces: installing them must not start them on the
+	# host. policy-rc.d 101 tells Debian's maintainer scripts not to.
+	local rcd=/usr/sbin/policy-rc.d own_rcd=""
+	if [ ! -e "$rcd" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$rcd" && chmod 755 "$rcd" && own_rcd=1
+	fi
+	apt-get update -qq >/dev/null || { [ -n "$own_rcd" ] && rm -f "$rcd"; ps_die "apt-get update failed"; }
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+		[ -n "$own_rcd" ] && rm -f "$rcd"
 		ps_die "apt-get install failed for: ${missing[*]}"
+	}
+	[ -n "$own_rcd" ] && rm -f "$rcd"
+	return 0
 }
 
 # Configure (once) and build a meson build directory.
