@@ -248,6 +248,8 @@ usage(FILE *f)
 		"\n"
 		"  --sni GLOB     SNI matches GLOB (case-insensitive, e.g. '*.example.com')\n"
 		"  --cert GLOB    the server certificate's CN or a DNS SAN matches GLOB\n"
+		"  --kind KIND    tls, not-tls, smtp-starttls, imap-starttls, pop3-stls,\n"
+		"                 ftp-auth-tls or http-connect\n"
 		"  --id N         one session, shown in full\n"
 		"  --live         live sessions only\n"
 		"  --closed       closed sessions only\n"
@@ -265,6 +267,7 @@ ctl_sessions_main(const char *sock, bool as_json, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "sni", required_argument, NULL, 's' },
 		{ "cert", required_argument, NULL, 'c' },
+		{ "kind", required_argument, NULL, 'k' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "live", no_argument, NULL, 'L' },
 		{ "closed", no_argument, NULL, 'C' },
@@ -290,6 +293,9 @@ ctl_sessions_main(const char *sock, bool as_json, int argc, char **argv)
 			break;
 		case 'c':
 			json_object_set_new(req, "cert", json_string(optarg));
+			break;
+		case 'k':
+			json_object_set_new(req, "kind", json_string(optarg));
 			break;
 		case 'i':
 		case 'n':

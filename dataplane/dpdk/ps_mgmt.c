@@ -353,6 +353,9 @@ cmd_sessions(struct ps_mgmt *m, json_t *req)
 	v = json_object_get(req, "cert");
 	if (v != NULL && (f.cert = json_string_value(v)) == NULL)
 		return error_reply("\"cert\" must be a string (a glob)");
+	v = json_object_get(req, "kind");
+	if (v != NULL && (f.kind = json_string_value(v)) == NULL)
+		return error_reply("\"kind\" must be a string (tls, smtp-starttls, http-connect, ...)");
 	f.live_only = json_is_true(json_object_get(req, "live"));
 	f.closed_only = json_is_true(json_object_get(req, "closed"));
 	list = ps_sess_query(st, &f);

@@ -188,6 +188,8 @@ ps_sess_match(const struct ps_sess_rec *r, const struct ps_sess_filter *f)
 		return false;
 	if (f->cert != NULL && !cert_match(f->cert, r))
 		return false;
+	if (f->kind != NULL && strcmp(f->kind, r->kind) != 0)
+		return false;
 	return true;
 }
 

@@ -90,6 +90,7 @@ struct ps_sess_filter {
 	uint64_t id;			/* 0: any */
 	const char *sni;		/* NULL: any */
 	const char *cert;		/* subject CN or any DNS SAN */
+	const char *kind;		/* exact: "tls", "smtp-starttls", "http-connect", ... */
 	bool live_only;
 	bool closed_only;
 	unsigned int limit;		/* 0: all */

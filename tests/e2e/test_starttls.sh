@@ -546,6 +546,9 @@ fi
 
 sleep 1
 ctl_json "$SOCK" sessions >"$T_TMP/sessions.json"
+"$PS_CTL" --socket "$SOCK" --json sessions --kind "$KIND_IMAP" >"$T_TMP/kind.json"
+check "sessions --kind $KIND_IMAP lists IMAP sessions only" \
+	json_get "$T_TMP/kind.json" "'ok' if r['sessions'] and all(s['kind'] == '$KIND_IMAP' for s in r['sessions']) else sys.exit(1)"
 # rec DESC PYTHON-PREDICATE(s): some session record matches.
 rec() {
 	check "session record: $1" json_get "$T_TMP/sessions.json" \
