@@ -21,6 +21,9 @@ stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
 
 "$PS_ROOT/tests/e2e/pki.sh" "$PKI" >"$T_TMP/pki.log" 2>&1 || { t_fail "test PKI"; exit 1; }
+# A second appliance CA that clients do not trust, for verify_failure resign-untrusted.
+"$PS_ROOT/scripts/mkca.sh" --cn "plainsight untrusted CA" "$PKI/untrusted" >/dev/null 2>&1 ||
+	{ t_fail "untrusted CA"; exit 1; }
 
 cat >"$T_TMP/policy1.json" <<'EOF'
 {
@@ -28,7 +31,7 @@ cat >"$T_TMP/policy1.json" <<'EOF'
 	"rules": [
 		{ "name": "private", "match": { "sni": ["@private"] }, "action": "bypass", "log": true },
 		{ "name": "blocked", "match": { "sni": ["blocked.ps.test"] }, "action": "reject", "log": true },
-		{ "name": "web", "match": { "dst_port": [443] }, "action": "decrypt", "log": true }
+		{ "name": "web", "match": { "dst_port": [443, 4432] }, "action": "decrypt", "log": true }
 	],
 	"default": { "action": "bypass", "log": false }
 }
@@ -62,9 +65,11 @@ cat >"$T_TMP/dp.json" <<EOF
 		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
 		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}
 	],
-	"intercept": {"tcp_ports": [443], "policy": "$T_TMP/policy1.json"},
+	"intercept": {"tcp_ports": [443, 4432], "policy": "$T_TMP/policy1.json"},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
-		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
+		"trust_system": false, "trust_bundle": "$PKI/root.crt",
+		"verify_failure": "resign-untrusted",
+		"untrusted_ca_cert": "$PKI/untrusted/ca.crt", "untrusted_ca_key": "$PKI/untrusted/ca.key"},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl"},
 	"control": {"socket": "$SOCK"}
 }
@@ -83,6 +88,9 @@ mkdir -p "$T_TMP/www" && echo "policy test page" >"$T_TMP/www/index.html"
 (cd "$T_TMP/www" && exec ip netns exec "$NS_SRV" openssl s_server -quiet -WWW \
 	-accept "$SRV4:443" -cert "$PKI/www.crt" -key "$PKI/www.key") >"$T_TMP/srv.log" 2>&1 &
 T_PIDS+=($!)
+(cd "$T_TMP/www" && exec ip netns exec "$NS_SRV" openssl s_server -quiet -WWW \
+	-accept "$SRV4:4432" -cert "$PKI/other.crt" -key "$PKI/other.key") >"$T_TMP/srv2.log" 2>&1 &
+T_PIDS+=($!)
 sleep 1
 
 # issuer NAME: the issuer CN of the certificate the client was shown for SNI NAME.
@@ -98,6 +106,19 @@ i=$(issuer x.health.ps.test)
 check "bypass list suffix: x.health.ps.test is relayed untouched ($i)" sh -c "echo '$i' | grep -q 'Test Web Root'"
 in_cli timeout 20 openssl s_client -connect "$SRV4:443" -servername blocked.ps.test </dev/null >"$T_TMP/blocked.txt" 2>&1
 check "reject rule: blocked.ps.test gets a handshake_failure alert" grep -q "alert handshake failure" "$T_TMP/blocked.txt"
+# verify_failure resign-untrusted: a server certificate for another name is
+# shown to the client re-signed by the untrusted CA, so the client itself
+# refuses it (as it would the real one).
+i=$(in_cli timeout 20 openssl s_client -connect "$SRV4:4432" -servername www.ps.test </dev/null 2>/dev/null |
+	openssl x509 -noout -issuer 2>/dev/null)
+check "resign-untrusted: a wrong-host server is shown a leaf from the untrusted CA ($i)" \
+	sh -c "echo '$i' | grep -q 'plainsight untrusted CA'"
+in_cli curl -sS --max-time 10 --cacert "$PKI/ca/ca.crt" --resolve www.ps.test:4432:$SRV4 \
+	-o /dev/null https://www.ps.test:4432/index.html 2>"$T_TMP/untrusted.err"
+rc=$?
+check "resign-untrusted: a client trusting the appliance CA refuses it itself (curl exit $rc)" test "$rc" -eq 60
+check "counters: resigned with the untrusted CA" \
+	stats "'ok' if r['tls']['upstream_verify_resigned_untrusted'] >= 2 and r['tls']['upstream_verify_rejected'] == 0 else sys.exit(1)"
 check "counters: policy bypassed 2, rejected 1" \
 	stats "'ok' if r['tls']['policy_bypassed'] == 2 and r['tls']['policy_rejected'] == 1 else sys.exit(1)"
 "$PS_CTL" --socket "$SOCK" --json sessions --sni blocked.ps.test >"$T_TMP/s.json"
