@@ -62,38 +62,59 @@ use_ports(struct ps_worker *w, const struct ps_flow_ctx *f)
 	w->cur_port[PS_SIDE_SRV] = f->port[PS_SIDE_SRV];
 }
 
-/* The proxy builds each frame straight into an mbuf (ps_proxy_io). */
+/*
+ * Frames are built straight into an mbuf (ps_proxy_io, ps_tool_io): the
+ * worker holds it between the get and the put. NULL when the pool is dry.
+ */
+static uint8_t *
+pending_get(struct ps_worker *w, uint32_t *cap)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+	if (unlikely(m == NULL))
+		return NULL;
+	w->px_pending = m;
+	*cap = rte_pktmbuf_tailroom(m);
+	return rte_pktmbuf_mtod(m, uint8_t *);
+}
+
+/* The held mbuf with len bytes built, or NULL (nothing built: freed). */
+static struct rte_mbuf *
+pending_put(struct ps_worker *w, uint32_t len)
+{
+	struct rte_mbuf *m = w->px_pending;
+
+	w->px_pending = NULL;
+	if (unlikely(m == NULL))
+		return NULL;
+	if (unlikely(len == 0 || rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* The proxy's frames towards a side of the flow being worked on. */
 static uint8_t *
 frame_get(void *ctx, enum ps_proxy_side side, uint32_t *cap)
 {
 	struct ps_worker *w = ctx;
-	struct rte_mbuf *m;
+	uint8_t *buf = pending_get(w, cap);
 
 	(void)side;
-	m = rte_pktmbuf_alloc(w->pool);
-	if (unlikely(m == NULL)) {
-		w->stats.flow[PS_FLOW_PROXY_TX_NOMBUF]++;
-		return NULL;	/* as a loss on the wire: TCP retransmits */
-	}
-	w->px_pending = m;
-	*cap = rte_pktmbuf_tailroom(m);
-	return rte_pktmbuf_mtod(m, uint8_t *);
+	if (unlikely(buf == NULL))
+		w->stats.flow[PS_FLOW_PROXY_TX_NOMBUF]++;	/* a loss: TCP retransmits */
+	return buf;
 }
 
 static void
 frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
 {
 	struct ps_worker *w = ctx;
-	struct rte_mbuf *m = w->px_pending;
+	struct rte_mbuf *m = pending_put(w, len);
 
-	w->px_pending = NULL;
-	if (unlikely(m == NULL))
-		return;
-	if (unlikely(len == 0 || rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	ps_worker_tx(w, w->cur_port[side], m);
+	if (m != NULL)
+		ps_worker_tx(w, w->cur_port[side], m);
 }
 
 /* ---- tool ports: the decrypted conversation, synthesized ---- */
@@ -101,32 +122,19 @@ frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
 static uint8_t *
 tool_frame_get(void *ctx, enum ps_tool_dir dir, uint32_t *cap)
 {
-	struct ps_worker *w = ctx;
-	struct rte_mbuf *m;
-
 	(void)dir;
-	m = rte_pktmbuf_alloc(w->pool);
-	if (unlikely(m == NULL))
-		return NULL;	/* counted by the tool layer as a lost frame */
-	w->px_pending = m;
-	*cap = rte_pktmbuf_tailroom(m);
-	return rte_pktmbuf_mtod(m, uint8_t *);
+	return pending_get(ctx, cap);	/* NULL: counted by the tool layer as lost */
 }
 
 static void
 tool_frame_put(void *ctx, enum ps_tool_dir dir, uint32_t len)
 {
 	struct ps_worker *w = ctx;
-	struct rte_mbuf *m = w->px_pending;
+	struct rte_mbuf *m = pending_put(w, len);
 
 	(void)dir;
-	w->px_pending = NULL;
-	if (unlikely(m == NULL))
+	if (m == NULL)
 		return;
-	if (unlikely(len == 0 || rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
-		rte_pktmbuf_free(m);
-		return;
-	}
 	if (w->cur_tool == PS_TOOL_PORT_RECORDER)
 		(void)ps_record_enqueue(w, m);
 	else

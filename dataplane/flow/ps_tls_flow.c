@@ -990,19 +990,6 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 
 	feed_from(px, PS_SIDE_SRV, t->up);
 	st = ps_tls_conn_handshake(t->up);
-	if (ps_tls_conn_cert_requested(t->up) && t->upgrade != PS_TLSF_UP_NONE &&
-	    !t->cert_req_seen) {
-		/*
-		 * After a StartTLS or CONNECT preamble a fresh connection would
-		 * need the whole preamble again, with the server's answers
-		 * swallowed: instead the handshake goes on without a client
-		 * certificate. A server that only asks accepts that; one that
-		 * requires it fails the upstream handshake, and the client gets
-		 * an alert rather than a broken stream.
-		 */
-		t->cert_req_seen = true;
-		count(t, PS_TLSF_CLIENT_CERT_CONTINUED);
-	}
 	if (ps_tls_conn_cert_requested(t->up) && t->upgrade == PS_TLSF_UP_NONE) {
 		/*
 		 * The server wants a client certificate: only the client has
@@ -1019,6 +1006,18 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 		to_pass(t, PS_TLSF_PASS_CLIENT_CERT_NONE);
 		snprintf(t->why, sizeof(t->why), "bypassed: the server asks for a client certificate");
 		return;
+	}
+	if (ps_tls_conn_cert_requested(t->up) && !t->cert_req_seen) {
+		/*
+		 * After a StartTLS or CONNECT preamble a fresh connection would
+		 * need the whole preamble again, with the server's answers
+		 * swallowed: instead the handshake goes on without a client
+		 * certificate. A server that only asks accepts that; one that
+		 * requires it fails the upstream handshake, and the client gets
+		 * an alert rather than a broken stream.
+		 */
+		t->cert_req_seen = true;
+		count(t, PS_TLSF_CLIENT_CERT_CONTINUED);
 	}
 	flush_wire(px, PS_SIDE_SRV, t->up);
 	if (st == PS_TLS_ST_WANT) {
