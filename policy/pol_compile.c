@@ -41,7 +41,7 @@ spairs_add(struct spairs *s, const char *key, uint32_t rule)
 
 /* A normalised pattern into the exact, wildcard or suffix pairs. */
 static void
-sni_add(struct spairs *sp, const char *pat, uint32_t rule)
+name_add(struct spairs *sp, const char *pat, uint32_t rule)
 {
 	if (pat[0] == '*')
 		spairs_add(&sp[1], pat + 2, rule);
@@ -51,45 +51,97 @@ sni_add(struct spairs *sp, const char *pat, uint32_t rule)
 		spairs_add(&sp[0], pat, rule);
 }
 
+/* The host-name patterns of criterion c ("sni", "cert_cn", "cert_san"). */
+static const struct pol_spec_names *
+rule_names(const struct pol_spec_rule *r, unsigned int c)
+{
+	return c == POL_C_SNI ? &r->sni : c == POL_C_CERT_CN ? &r->cert_cn :
+	       &r->cert_san;
+}
+
 static int
-build_sni(struct ps_pol *pol, const struct pol_spec *spec)
+build_names(struct pol_names *nm, const struct pol_spec *spec, unsigned int c)
 {
 	struct spairs sp[3] = { { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
+	const struct pol_spec_names *rn;
 	size_t total = 0;
 	uint32_t i, j, k;
 	int rc;
 
 	for (i = 0; i < spec->n_rules; i++) {
-		const struct pol_spec_rule *r = &spec->rules[i];
-
-		total += r->n_sni;
-		for (j = 0; j < r->n_lists; j++)
-			total += spec->lists[r->lists[j]].n;
+		rn = rule_names(&spec->rules[i], c);
+		total += rn->n_pat;
+		for (j = 0; j < rn->n_lists; j++)
+			total += spec->lists[rn->lists[j]].n;
 	}
 	for (k = 0, rc = 0; k < 3 && rc == 0; k++)
 		rc = spairs_init(&sp[k], total);
 	if (rc < 0)
 		goto out;
 	for (i = 0; i < spec->n_rules; i++) {
-		const struct pol_spec_rule *r = &spec->rules[i];
-
-		for (j = 0; j < r->n_sni; j++)
-			sni_add(sp, r->sni[j], i);
-		for (j = 0; j < r->n_lists; j++) {
-			const struct pol_spec_list *l = &spec->lists[r->lists[j]];
+		rn = rule_names(&spec->rules[i], c);
+		for (j = 0; j < rn->n_pat; j++)
+			name_add(sp, rn->pat[j], i);
+		for (j = 0; j < rn->n_lists; j++) {
+			const struct pol_spec_list *l = &spec->lists[rn->lists[j]];
 
 			for (k = 0; k < l->n; k++)
-				sni_add(sp, l->names[k], i);
+				name_add(sp, l->names[k], i);
 		}
 	}
-	rc = ps_pol_map_build(&pol->sni_exact, sp[0].p, sp[0].n);
+	rc = ps_pol_map_build(&nm->exact, sp[0].p, sp[0].n);
 	if (rc == 0)
-		rc = ps_pol_map_build(&pol->sni_wild, sp[1].p, sp[1].n);
+		rc = ps_pol_map_build(&nm->wild, sp[1].p, sp[1].n);
 	if (rc == 0)
-		rc = ps_pol_map_build(&pol->sni_suffix, sp[2].p, sp[2].n);
+		rc = ps_pol_map_build(&nm->suffix, sp[2].p, sp[2].n);
 out:
 	for (k = 0; k < 3; k++)
 		free(sp[k].p);
+	return rc;
+}
+
+/*
+ * "cert_issuer" elements, lower case: with '=' a whole DN (dn true),
+ * without an issuer CN.
+ */
+static int
+build_issuer(struct pol_map *m, const struct pol_spec *spec, bool dn)
+{
+	struct spairs sp;
+	char **low = NULL;
+	size_t total = 0, n = 0, i, k;
+	uint32_t r, j;
+	int rc;
+
+	for (r = 0; r < spec->n_rules; r++)
+		total += spec->rules[r].n_issuer;
+	rc = spairs_init(&sp, total);
+	if (rc == 0 && (low = calloc(total + 1, sizeof(*low))) == NULL)
+		rc = -ENOMEM;
+	for (r = 0; r < spec->n_rules && rc == 0; r++) {
+		const struct pol_spec_rule *rl = &spec->rules[r];
+
+		for (j = 0; j < rl->n_issuer && rc == 0; j++) {
+			const char *s = rl->issuer[j];
+
+			if ((strchr(s, '=') != NULL) != dn)
+				continue;
+			low[n] = strdup(s);
+			if (low[n] == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			for (k = 0; low[n][k] != '\0'; k++)
+				low[n][k] = ps_pol_lower(low[n][k]);
+			spairs_add(&sp, low[n++], r);
+		}
+	}
+	if (rc == 0)
+		rc = ps_pol_map_build(m, sp.p, sp.n);
+	for (i = 0; i < n; i++)
+		free(low[i]);
+	free(low);
+	free(sp.p);
 	return rc;
 }
 
@@ -186,21 +238,48 @@ out:
 	return rc;
 }
 
+/* A verdict from a rule's (or the default's) options. */
+static void
+verdict_init(struct ps_pol_verdict *v, const struct pol_spec_opts *o,
+	     bool shadow, unsigned int *tools)
+{
+	v->action = o->action;
+	v->log = o->log;
+	v->shadow = shadow;
+	v->on_invalid_cert = o->on_invalid_cert;
+	v->profile = o->profile;
+	v->tools_set = o->tools_set;
+	v->n_tools = o->n_tools;
+	v->tools = tools;
+	if (o->n_tools > 0)
+		memcpy(tools, o->tools, o->n_tools * sizeof(*tools));
+}
+
 /* Verdicts, rule names and the per-criterion bitsets. */
 static int
 build_rules(struct ps_pol *pol, const struct pol_spec *spec)
 {
-	size_t names = sizeof("default"), o = 0, w = pol->words;
+	size_t names = sizeof("default"), o = 0, w = pol->words, nt, t = 0;
+	bool any_shadow = false;
 	uint64_t *bits;
 	uint32_t i, c;
 
-	for (i = 0; i < spec->n_rules; i++)
+	nt = spec->dflt.n_tools;
+	for (i = 0; i < spec->n_rules; i++) {
 		names += strlen(spec->rules[i].name) + 1;
+		nt += spec->rules[i].o.n_tools;
+		any_shadow |= spec->rules[i].o.shadow;
+	}
+	/* a wholly shadow policy decides as usual: no per-rule mask */
+	if (spec->shadow)
+		any_shadow = false;
+	pol->all_shadow = spec->shadow;
 	pol->names = malloc(names);
+	pol->tool_ids = calloc(nt + 1, sizeof(*pol->tool_ids));
 	pol->verdicts = calloc(spec->n_rules + 1, sizeof(*pol->verdicts));
 	pol->pending = calloc(spec->n_rules + 1, sizeof(*pol->pending));
-	bits = calloc((1 + POL_C_N + 4) * w, sizeof(*bits));
-	if (pol->names == NULL || pol->verdicts == NULL ||
+	bits = calloc((2 + POL_C_N + 4) * w, sizeof(*bits));
+	if (pol->names == NULL || pol->tool_ids == NULL || pol->verdicts == NULL ||
 	    pol->pending == NULL || bits == NULL) {
 		free(bits);
 		return -ENOMEM;
@@ -210,6 +289,8 @@ build_rules(struct ps_pol *pol, const struct pol_spec *spec)
 		pol->any[c] = bits + (1 + c) * w;
 	for (c = 0; c < 4; c++)
 		pol->ver[c] = bits + (1 + POL_C_N + c) * w;
+	if (any_shadow)
+		pol->shadow = bits + (1 + POL_C_N + 4) * w;
 	for (i = 0; i < spec->n_rules; i++) {
 		const struct pol_spec_rule *r = &spec->rules[i];
 		size_t len = strlen(r->name) + 1;
@@ -218,12 +299,14 @@ build_rules(struct ps_pol *pol, const struct pol_spec *spec)
 		memcpy(pol->names + o, r->name, len);
 		v->rule_id = i;
 		v->rule = pol->names + o;
-		v->action = r->action;
-		v->log = r->log;
+		verdict_init(v, &r->o, spec->shadow || r->o.shadow, pol->tool_ids + t);
+		t += r->o.n_tools;
 		o += len;
 		pol->pending[i] = *v;
 		pol->pending[i].action = PS_POL_UNDECIDED;
 		bit_set(pol->all, i);
+		if (any_shadow && r->o.shadow)
+			bit_set(pol->shadow, i);
 		pol->used |= r->has;
 		for (c = 0; c < POL_C_N; c++) {
 			if (!(r->has & (1u << c)))
@@ -237,8 +320,7 @@ build_rules(struct ps_pol *pol, const struct pol_spec *spec)
 	memcpy(pol->names + o, "default", sizeof("default"));
 	pol->dflt.rule_id = PS_POL_RULE_DEFAULT;
 	pol->dflt.rule = pol->names + o;
-	pol->dflt.action = spec->dflt_action;
-	pol->dflt.log = spec->dflt_log;
+	verdict_init(&pol->dflt, &spec->dflt, spec->shadow, pol->tool_ids + t);
 	return 0;
 }
 
@@ -274,8 +356,10 @@ static int
 densify_all(struct ps_pol *pol)
 {
 	struct pol_map *maps[] = {
-		&pol->sni_exact, &pol->sni_wild, &pol->sni_suffix, &pol->segment,
-		&pol->alpn,
+		&pol->sni.exact, &pol->sni.wild, &pol->sni.suffix,
+		&pol->cert_cn.exact, &pol->cert_cn.wild, &pol->cert_cn.suffix,
+		&pol->cert_san.exact, &pol->cert_san.wild, &pol->cert_san.suffix,
+		&pol->issuer_cn, &pol->issuer_dn, &pol->segment, &pol->alpn,
 	};
 	unsigned int i;
 	int rc = 0;
@@ -295,7 +379,8 @@ densify_all(struct ps_pol *pol)
 }
 
 static int
-compile_spec(const struct pol_spec *spec, struct ps_pol **out)
+compile_spec(const struct pol_spec *spec, const char *text, size_t len,
+	     struct ps_pol **out)
 {
 	struct ps_pol *pol;
 	int rc;
@@ -307,7 +392,15 @@ compile_spec(const struct pol_spec *spec, struct ps_pol **out)
 	pol->words = spec->n_rules / 64 + 1;
 	rc = build_rules(pol, spec);
 	if (rc == 0)
-		rc = build_sni(pol, spec);
+		rc = build_names(&pol->sni, spec, POL_C_SNI);
+	if (rc == 0)
+		rc = build_names(&pol->cert_cn, spec, POL_C_CERT_CN);
+	if (rc == 0)
+		rc = build_names(&pol->cert_san, spec, POL_C_CERT_SAN);
+	if (rc == 0)
+		rc = build_issuer(&pol->issuer_cn, spec, false);
+	if (rc == 0)
+		rc = build_issuer(&pol->issuer_dn, spec, true);
 	if (rc == 0)
 		rc = build_trie(&pol->src[0], spec, false, 4);
 	if (rc == 0)
@@ -326,6 +419,8 @@ compile_spec(const struct pol_spec *spec, struct ps_pol **out)
 		rc = build_words(&pol->alpn, spec, false);
 	if (rc == 0)
 		rc = densify_all(pol);
+	if (rc == 0)
+		rc = ps_pol_keep_globals(pol, spec, text, len);
 	if (rc < 0) {
 		ps_pol_free(pol);
 		return rc;
@@ -355,7 +450,7 @@ ps_pol_compile(const char *text, size_t len, const char *name,
 	}
 	rc = ps_pol_parse(&c, text != NULL ? text : "", len, &spec);
 	if (rc == 0)
-		rc = compile_spec(&spec, out);
+		rc = compile_spec(&spec, text != NULL ? text : "", len, out);
 	if (rc == -ENOMEM || rc == -E2BIG)
 		ps_pol_err_line(&c, "%s: %s", c.name, rc == -ENOMEM ?
 				"out of memory" : "too large to index");
@@ -419,6 +514,14 @@ err:
 	return rc;
 }
 
+static void
+names_free(struct pol_names *nm)
+{
+	ps_pol_map_free(&nm->exact);
+	ps_pol_map_free(&nm->wild);
+	ps_pol_map_free(&nm->suffix);
+}
+
 /* See ps_policy.h. */
 void
 ps_pol_free(struct ps_pol *pol)
@@ -430,10 +533,13 @@ ps_pol_free(struct ps_pol *pol)
 	free(pol->verdicts);
 	free(pol->pending);
 	free(pol->names);
+	free(pol->tool_ids);
 	free(pol->all);
-	ps_pol_map_free(&pol->sni_exact);
-	ps_pol_map_free(&pol->sni_wild);
-	ps_pol_map_free(&pol->sni_suffix);
+	names_free(&pol->sni);
+	names_free(&pol->cert_cn);
+	names_free(&pol->cert_san);
+	ps_pol_map_free(&pol->issuer_cn);
+	ps_pol_map_free(&pol->issuer_dn);
 	ps_pol_map_free(&pol->segment);
 	ps_pol_map_free(&pol->alpn);
 	for (f = 0; f < 2; f++) {
@@ -442,31 +548,6 @@ ps_pol_free(struct ps_pol *pol)
 	}
 	ps_pol_ranges_free(&pol->port);
 	ps_pol_ranges_free(&pol->vlan);
+	ps_pol_globals_free(pol);
 	free(pol);
-}
-
-/* See ps_policy.h. */
-unsigned int
-ps_pol_n_rules(const struct ps_pol *pol)
-{
-	return pol != NULL ? pol->n_rules : 0;
-}
-
-/* See ps_policy.h. */
-const char *
-ps_pol_action_name(enum ps_pol_action action)
-{
-	switch (action) {
-	case PS_POL_DECRYPT:
-		return "decrypt";
-	case PS_POL_BYPASS:
-		return "bypass";
-	case PS_POL_REJECT:
-		return "reject";
-	case PS_POL_DROP:
-		return "drop";
-	case PS_POL_UNDECIDED:
-		return "undecided";
-	}
-	return "unknown";
 }

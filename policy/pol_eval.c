@@ -7,7 +7,9 @@
  * criterion, so the first match is the lowest bit of the intersection.
  * A criterion whose query field is not known yet keeps a second set, the
  * rules that may still match: if one of them comes before the first
- * definite match, the answer is "undecided" (docs/policy.md).
+ * definite match, the answer is "undecided" (docs/policy.md). Shadow
+ * rules are one more bitset: the enforced and the shadow answers are the
+ * lowest bits outside and inside it, from the same final sets.
  *
  * Reads the policy only; all scratch state is on the caller's stack.
  */
@@ -43,30 +45,84 @@ or_run(struct eval *e, const uint32_t *ids, const uint64_t *bits,
 	}
 }
 
-/* Host name s[0..n), lower case, no trailing dot. */
+/* Host name s[0..n), lower case, no trailing dot, against patterns nm. */
 static void
-cand_sni(struct eval *e, const char *s, size_t n)
+cand_names(struct eval *e, const struct pol_names *nm, const char *s, size_t n)
 {
-	const struct ps_pol *pol = e->pol;
 	const char *dot;
 	size_t i;
 
-	or_run(e, pol->sni_exact.ids, pol->sni_exact.bits,
-	       ps_pol_map_get(&pol->sni_exact, s, n));
+	or_run(e, nm->exact.ids, nm->exact.bits, ps_pol_map_get(&nm->exact, s, n));
 	/* "*.a.b": exactly one non-empty label in front of a.b */
 	dot = memchr(s, '.', n);
 	if (dot != NULL && dot != s)
-		or_run(e, pol->sni_wild.ids, pol->sni_wild.bits,
-		       ps_pol_map_get(&pol->sni_wild, dot + 1,
-				      n - (size_t)(dot + 1 - s)));
+		or_run(e, nm->wild.ids, nm->wild.bits,
+		       ps_pol_map_get(&nm->wild, dot + 1, n - (size_t)(dot + 1 - s)));
 	/* ".a.b": a.b itself and every name ending in ".a.b" */
-	if (pol->sni_suffix.tab == NULL)
+	if (nm->suffix.tab == NULL)
 		return;
 	for (i = 0; i < n; i++) {
 		if (i == 0 || s[i - 1] == '.')
-			or_run(e, pol->sni_suffix.ids, pol->sni_suffix.bits,
-			       ps_pol_map_get(&pol->sni_suffix, s + i, n - i));
+			or_run(e, nm->suffix.ids, nm->suffix.bits,
+			       ps_pol_map_get(&nm->suffix, s + i, n - i));
 	}
+}
+
+/*
+ * A certificate name (CN or DNS SAN) against patterns nm. It must be a
+ * host name, or "*." and a host name (a wildcard certificate, matched as
+ * written): anything else matches nothing.
+ */
+static void
+cand_cert_name(struct eval *e, const struct pol_names *nm, const char *s)
+{
+	char name[POL_NAME_MAX + 3];
+	size_t n, i, skip;
+
+	if (s == NULL)
+		return;
+	n = strnlen(s, sizeof(name));
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= sizeof(name))
+		return;
+	for (i = 0; i < n; i++)
+		name[i] = ps_pol_lower(s[i]);
+	skip = n > 2 && name[0] == '*' && name[1] == '.' ? 2 : 0;
+	if (!ps_pol_host_ok(name + skip, n - skip))
+		return;
+	cand_names(e, nm, name, n);
+}
+
+/* The certificate's names for a flow without SNI: the SANs, else the CN. */
+static void
+cand_sni_cert(struct eval *e, const struct ps_pol_query *q)
+{
+	unsigned int i;
+
+	if (q->n_cert_san == 0 || q->cert_san == NULL) {
+		cand_cert_name(e, &e->pol->sni, q->cert_cn);
+		return;
+	}
+	for (i = 0; i < q->n_cert_san && i < PS_POL_SAN_MAX; i++)
+		cand_cert_name(e, &e->pol->sni, q->cert_san[i]);
+}
+
+/* s (NUL-terminated) lower case into the map m, if no longer than a key. */
+static void
+cand_lower(struct eval *e, const struct pol_map *m, const char *s)
+{
+	char low[POL_DN_MAX];
+	size_t n, i;
+
+	if (s == NULL || m->tab == NULL)
+		return;
+	n = strnlen(s, sizeof(low) + 1);
+	if (n == 0 || n > sizeof(low))
+		return;
+	for (i = 0; i < n; i++)
+		low[i] = ps_pol_lower(s[i]);
+	or_run(e, m->ids, m->bits, ps_pol_map_get(m, low, n));
 }
 
 static void
@@ -106,19 +162,30 @@ candidates(struct eval *e, unsigned int c, const struct ps_pol_query *q)
 	memcpy(e->cand, pol->any[c], pol->words * sizeof(uint64_t));
 	switch (c) {
 	case POL_C_SNI:
-		if (q->sni == NULL)
+		if (q->sni == NULL) {
+			cand_sni_cert(e, q);
 			break;
+		}
 		n = q->sni_len;
 		if (n > 0 && q->sni[n - 1] == '.')
 			n--;
 		if (n == 0 || n > POL_NAME_MAX)
 			break;
-		for (i = 0; i < n; i++) {
-			char ch = q->sni[i];
-
-			name[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-		}
-		cand_sni(e, name, n);
+		for (i = 0; i < n; i++)
+			name[i] = ps_pol_lower(q->sni[i]);
+		cand_names(e, &pol->sni, name, n);
+		break;
+	case POL_C_CERT_CN:
+		cand_cert_name(e, &pol->cert_cn, q->cert_cn);
+		break;
+	case POL_C_CERT_SAN:
+		for (i = 0; q->cert_san != NULL && i < q->n_cert_san &&
+			    i < PS_POL_SAN_MAX; i++)
+			cand_cert_name(e, &pol->cert_san, q->cert_san[i]);
+		break;
+	case POL_C_CERT_ISSUER:
+		cand_lower(e, &pol->issuer_cn, q->cert_issuer_cn);
+		cand_lower(e, &pol->issuer_dn, q->cert_issuer);
 		break;
 	case POL_C_SRC:
 		cand_addr(e, pol->src, &q->src);
@@ -149,7 +216,7 @@ candidates(struct eval *e, unsigned int c, const struct ps_pol_query *q)
 						      strlen(q->alpn[i])));
 		}
 		break;
-	default:
+	default:	/* POL_C_VERSION */
 		for (v = 0; v < 4; v++) {
 			if (!(q->tls_versions & (1u << v)))
 				continue;
@@ -160,36 +227,66 @@ candidates(struct eval *e, unsigned int c, const struct ps_pol_query *q)
 	}
 }
 
-/* Index of the lowest set bit of b, or UINT32_MAX. */
-static uint32_t
-first_bit(const uint64_t *b, size_t words)
+/*
+ * Whether q knows the field of criterion c. A flow without SNI is tested
+ * on the certificate's names, so its "sni" waits for the certificate.
+ */
+static bool
+known(const struct ps_pol_query *q, unsigned int c)
 {
+	if (!(q->known & pol_crit_field(c)))
+		return false;
+	return c != POL_C_SNI || q->sni != NULL || (q->known & PS_POL_F_CERT);
+}
+
+/*
+ * The first rule of def (sure matches) and may (possible ones, when
+ * unknown) within mask (or outside it, inv true; NULL: every rule):
+ * *sure is the first sure match, and the result the first rule that
+ * decides, sure or not; UINT32_MAX: none.
+ */
+static uint32_t
+first_in(const uint64_t *def, const uint64_t *may, bool unknown,
+	 const uint64_t *mask, bool inv, size_t words, uint32_t *sure)
+{
+	uint64_t m, dw, mw;
+	uint32_t d = UINT32_MAX, p = UINT32_MAX;
 	size_t w;
 
-	for (w = 0; w < words; w++) {
-		if (b[w] != 0)
-			return (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b[w]));
+	for (w = 0; w < words && d == UINT32_MAX; w++) {
+		m = mask == NULL ? ~0ull : inv ? ~mask[w] : mask[w];
+		dw = def[w] & m;
+		mw = unknown ? may[w] & m : 0;
+		if (mw != 0 && p == UINT32_MAX)
+			p = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(mw));
+		if (dw != 0)
+			d = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(dw));
 	}
-	return UINT32_MAX;
+	*sure = d;
+	return p < d ? p : d;
 }
 
 /* See ps_policy.h. */
 const struct ps_pol_verdict *
-ps_pol_eval(const struct ps_pol *pol, const struct ps_pol_query *q)
+ps_pol_eval_ex(const struct ps_pol *pol, const struct ps_pol_query *q,
+	       const struct ps_pol_verdict **shadow)
 {
 	uint64_t def[POL_WORDS_MAX + 1], may[POL_WORDS_MAX + 1], left;
-	uint32_t d, m;
+	uint32_t d, first, sd, sfirst;
+	const struct ps_pol_verdict *v;
 	struct eval e;
 	unsigned int c;
 	size_t w, words = pol->words;
 	bool unknown = false;
 
+	if (shadow != NULL)
+		*shadow = NULL;
 	e.pol = pol;
 	memcpy(def, pol->all, words * sizeof(uint64_t));
 	for (c = 0; c < POL_C_N; c++) {
 		if (!(pol->used & (1u << c)))
 			continue;
-		if (!(q->known & (1u << c))) {
+		if (!known(q, c)) {
 			/* only rules that do not test c are sure to match */
 			if (!unknown)
 				memcpy(may, def, words * sizeof(uint64_t));
@@ -212,11 +309,24 @@ ps_pol_eval(const struct ps_pol *pol, const struct ps_pol_query *q)
 		if (left == 0)
 			return &pol->dflt;
 	}
-	d = first_bit(def, words);
-	if (unknown) {
-		m = first_bit(may, words);
-		if (m < d)
-			return &pol->pending[m];
-	}
-	return d == UINT32_MAX ? &pol->dflt : &pol->verdicts[d];
+	/* the enforced answer: shadow rules (if any) left out */
+	first = first_in(def, may, unknown, pol->shadow, true, words, &d);
+	if (first == UINT32_MAX)
+		v = &pol->dflt;
+	else
+		v = first < d ? &pol->pending[first] : &pol->verdicts[first];
+	if (pol->shadow == NULL || shadow == NULL)
+		return v;
+	/* the shadow answer counts only before the enforced rule */
+	sfirst = first_in(def, may, unknown, pol->shadow, false, words, &sd);
+	if (sfirst < first)
+		*shadow = sfirst < sd ? &pol->pending[sfirst] : &pol->verdicts[sfirst];
+	return v;
+}
+
+/* See ps_policy.h. */
+const struct ps_pol_verdict *
+ps_pol_eval(const struct ps_pol *pol, const struct ps_pol_query *q)
+{
+	return ps_pol_eval_ex(pol, q, NULL);
 }

@@ -14,12 +14,24 @@
 
 #include "pol_priv.h"
 
-static const char *const top_keys[] = { "lists", "rules", "default", NULL };
-static const char *const rule_keys[] = { "name", "match", "action", "log", NULL };
-static const char *const dflt_keys[] = { "action", "log", NULL };
+static const char *const top_keys[] = {
+	"version", "lists", "rules", "default", "shadow", "tls_profiles",
+	"settings", NULL,
+};
+static const char *const rule_keys[] = {
+	"name", "match", "action", "log", "tools", "tls_profile",
+	"on_invalid_cert", "shadow", NULL,
+};
+static const char *const dflt_keys[] = {
+	"action", "log", "tools", "tls_profile", "on_invalid_cert", NULL,
+};
+/* in enum pol_crit order */
 static const char *const match_keys[] = {
 	"sni", "src", "dst", "dst_port", "vlan", "segment", "alpn",
-	"tls_version", NULL,
+	"tls_version", "cert_cn", "cert_san", "cert_issuer", NULL,
+};
+static const char *const invalid_names[] = {
+	"reject", "resign-untrusted", "bypass", NULL,
 };
 static const char *const action_names[] = {
 	"decrypt", "bypass", "reject", "drop", NULL,
@@ -32,14 +44,17 @@ static const char *const version_names[] = { "1.0", "1.1", "1.2", "1.3", NULL };
 #define EXPECT_PORT	"a port 1..65535 or a string \"LO-HI\" with 1 <= LO <= HI <= 65535"
 #define EXPECT_VLAN	"a VLAN ID 1..4094"
 #define EXPECT_WORD	"a string of 1..255 bytes without control characters"
+#define EXPECT_ISSUER	"an issuer CN, or an issuer DN \"CN=...,O=...\" (RFC 2253), of 1..1024 bytes without control characters"
+#define EXPECT_VERSION	"a string of 1..63 printable ASCII characters or an integer >= 0"
 
 /*
- * v must be an object; report each key outside keys (NULL-terminated) and
- * not a comment. Returns false only when v is not an object.
+ * See pol_priv.h. v must be an object; report each key outside keys
+ * (NULL-terminated) and not a comment. Returns false only when v is not
+ * an object.
  */
-static bool
-check_object(struct pol_ctx *c, json_t *v, const char *path,
-	     const char *const *keys)
+bool
+ps_pol_check_object(struct pol_ctx *c, json_t *v, const char *path,
+		    const char *const *keys)
 {
 	char list[256], p[POL_PATH_LEN];
 	const char *const *k;
@@ -76,10 +91,10 @@ check_object(struct pol_ctx *c, json_t *v, const char *path,
 	return true;
 }
 
-/* A string member among names (NULL-terminated); -EINVAL if not. */
-static int
-enum_value(struct pol_ctx *c, json_t *v, const char *path,
-	   const char *const *names, unsigned int *out)
+/* See pol_priv.h. A string member among names (NULL-terminated); -EINVAL if not. */
+int
+ps_pol_enum(struct pol_ctx *c, json_t *v, const char *path,
+	    const char *const *names, unsigned int *out)
 {
 	char expect[128];
 	unsigned int i;
@@ -104,30 +119,102 @@ enum_value(struct pol_ctx *c, json_t *v, const char *path,
 	return ps_pol_expect(c, path, expect, v);
 }
 
+/* "tools": names of settings.tools, each at most once. */
 static int
-action_log(struct pol_ctx *c, json_t *obj, const char *path, bool required,
-	   enum ps_pol_action *action, bool *log)
+opt_tools(struct pol_ctx *c, const struct pol_spec *spec, json_t *arr,
+	  const char *path, struct pol_spec_opts *o)
+{
+	char pi[POL_PATH_LEN];
+	unsigned int t, k;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(arr))
+		return ps_pol_expect(c, path, "an array of tool names", arr);
+	o->tools = calloc(json_array_size(arr) + 1, sizeof(*o->tools));
+	if (o->tools == NULL)
+		return -ENOMEM;
+	o->tools_set = true;
+	json_array_foreach(arr, i, v) {
+		ps_pol_path_index(pi, sizeof(pi), path, i);
+		for (t = 0; json_is_string(v) && t < spec->n_tools; t++) {
+			if (strcmp(spec->tools[t].name, json_string_value(v)) == 0)
+				break;
+		}
+		if (!json_is_string(v) || t == spec->n_tools) {
+			ps_pol_expect(c, pi, "the name of a tool defined in "
+				      "\"settings.tools\"", v);
+			continue;
+		}
+		for (k = 0; k < o->n_tools && o->tools[k] != t; k++)
+			;
+		if (k < o->n_tools) {
+			ps_pol_fail(c, pi, "duplicate tool \"%s\"", spec->tools[t].name);
+			continue;
+		}
+		o->tools[o->n_tools++] = t;
+	}
+	return 0;
+}
+
+/* "tls_profile": a name of "tls_profiles" or "default". */
+static int
+opt_profile(struct pol_ctx *c, const struct pol_spec *spec, json_t *v,
+	    const char *path, struct pol_spec_opts *o)
+{
+	uint32_t i;
+
+	for (i = 0; json_is_string(v) && i < spec->n_profiles; i++) {
+		if (strcmp(spec->profiles[i].name, json_string_value(v)) == 0) {
+			o->profile = i;
+			return 0;
+		}
+	}
+	return ps_pol_expect(c, path, "\"default\" or the name of a profile "
+			     "defined in \"tls_profiles\"", v);
+}
+
+/*
+ * What a rule (rule true) or the default does: action (required for a
+ * rule), log, tools, tls_profile, on_invalid_cert, shadow (rules only).
+ */
+static int
+parse_opts(struct pol_ctx *c, const struct pol_spec *spec, json_t *obj,
+	   const char *path, bool rule, struct pol_spec_opts *o)
 {
 	char p[POL_PATH_LEN];
 	unsigned int a;
 	json_t *v;
-	int rc = 0;
 
 	ps_pol_path_key(p, sizeof(p), path, "action");
 	v = json_object_get(obj, "action");
-	if (v == NULL && required)
-		rc = ps_pol_fail(c, path, "missing required key \"action\"");
-	else if (v != NULL && enum_value(c, v, p, action_names, &a) < 0)
-		rc = -EINVAL;
-	else if (v != NULL)
-		*action = (enum ps_pol_action)a;
+	if (v == NULL && rule)
+		ps_pol_fail(c, path, "missing required key \"action\"");
+	else if (v != NULL && ps_pol_enum(c, v, p, action_names, &a) == 0)
+		o->action = (enum ps_pol_action)a;
 	ps_pol_path_key(p, sizeof(p), path, "log");
 	v = json_object_get(obj, "log");
 	if (v != NULL && !json_is_boolean(v))
-		rc = ps_pol_expect(c, p, "true or false", v);
+		ps_pol_expect(c, p, "true or false", v);
 	else if (v != NULL)
-		*log = json_is_true(v);
-	return rc;
+		o->log = json_is_true(v);
+	ps_pol_path_key(p, sizeof(p), path, "shadow");
+	v = rule ? json_object_get(obj, "shadow") : NULL;
+	if (v != NULL && !json_is_boolean(v))
+		ps_pol_expect(c, p, "true or false", v);
+	else if (v != NULL)
+		o->shadow = json_is_true(v);
+	ps_pol_path_key(p, sizeof(p), path, "on_invalid_cert");
+	v = json_object_get(obj, "on_invalid_cert");
+	if (v != NULL && ps_pol_enum(c, v, p, invalid_names, &a) == 0)
+		o->on_invalid_cert = (enum ps_pol_invalid)(a + 1);
+	ps_pol_path_key(p, sizeof(p), path, "tls_profile");
+	v = json_object_get(obj, "tls_profile");
+	if (v != NULL)
+		opt_profile(c, spec, v, p, o);
+	ps_pol_path_key(p, sizeof(p), path, "tools");
+	v = json_object_get(obj, "tools");
+	return v != NULL ? opt_tools(c, spec, v, p, o) : 0;
 }
 
 /* ---- host names ---- */
@@ -139,9 +226,9 @@ label_char(char ch)
 	       ch == '-' || ch == '_';
 }
 
-/* s[0..n) lower case: labels of 1..63 of [a-z0-9_-], 1..253 bytes. */
-static bool
-host_ok(const char *s, size_t n)
+/* See pol_priv.h. s[0..n) lower case: labels of 1..63 of [a-z0-9_-], 1..253 bytes. */
+bool
+ps_pol_host_ok(const char *s, size_t n)
 {
 	size_t i, label = 0;
 
@@ -161,12 +248,12 @@ host_ok(const char *s, size_t n)
 }
 
 /*
- * A normalised copy of the pattern v (lower case, one trailing dot
- * dropped), or NULL: *bad set when v is not a valid pattern, else no
- * memory. Accepts "a.b", "*.a.b" and ".a.b".
+ * See pol_priv.h. A normalised copy of the pattern v (lower case, one
+ * trailing dot dropped), or NULL: *bad set when v is not a valid pattern,
+ * else no memory. Accepts "a.b", "*.a.b" and ".a.b".
  */
-static char *
-pattern(const json_t *v, bool *bad)
+char *
+ps_pol_pattern(const json_t *v, bool *bad)
 {
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v), i, skip;
@@ -187,7 +274,7 @@ pattern(const json_t *v, bool *bad)
 	out[n] = '\0';
 	skip = (n >= 2 && out[0] == '*' && out[1] == '.') ? 2 :
 	       (n >= 1 && out[0] == '.') ? 1 : 0;
-	if (!host_ok(out + skip, n - skip)) {
+	if (!ps_pol_host_ok(out + skip, n - skip)) {
 		free(out);
 		return NULL;
 	}
@@ -236,7 +323,7 @@ parse_lists(struct pol_ctx *c, struct pol_spec *spec, json_t *obj)
 				ps_pol_expect(c, pi, EXPECT_LIST_NAME, v);
 				continue;
 			}
-			l->names[l->n] = pattern(v, &bad);
+			l->names[l->n] = ps_pol_pattern(v, &bad);
 			if (l->names[l->n] != NULL)
 				l->n++;
 			else if (bad)
@@ -262,9 +349,10 @@ find_list(const struct pol_spec *spec, const char *name)
 
 /* ---- match criteria: each takes one array element ---- */
 
+/* A pattern or "@LIST" of "sni", "cert_cn" or "cert_san". */
 static int
-item_sni(struct pol_ctx *c, const struct pol_spec *spec,
-	 struct pol_spec_rule *r, json_t *v, const char *path)
+item_name(struct pol_ctx *c, const struct pol_spec *spec,
+	  struct pol_spec_names *r, json_t *v, const char *path)
 {
 	const char *s = json_string_value(v);
 	bool bad;
@@ -280,9 +368,9 @@ item_sni(struct pol_ctx *c, const struct pol_spec *spec,
 		r->lists[r->n_lists++] = (uint32_t)li;
 		return 0;
 	}
-	r->sni[r->n_sni] = pattern(v, &bad);
-	if (r->sni[r->n_sni] != NULL) {
-		r->n_sni++;
+	r->pat[r->n_pat] = ps_pol_pattern(v, &bad);
+	if (r->pat[r->n_pat] != NULL) {
+		r->n_pat++;
 		return 0;
 	}
 	return bad ? ps_pol_expect(c, path, EXPECT_NAME, v) : -ENOMEM;
@@ -413,17 +501,18 @@ item_vlan(struct pol_ctx *c, struct pol_spec_rule *r, json_t *v,
 	return 0;
 }
 
+/* A string of 1..max bytes without control characters ("segment", "alpn", "cert_issuer"). */
 static int
-item_word(struct pol_ctx *c, const char **arr, uint32_t *n, json_t *v,
-	  const char *path)
+item_text(struct pol_ctx *c, const char **arr, uint32_t *n, json_t *v,
+	  const char *path, size_t max, const char *expect)
 {
 	size_t len;
 
 	if (!json_is_string(v))
-		return ps_pol_expect(c, path, EXPECT_WORD, v);
+		return ps_pol_expect(c, path, expect, v);
 	len = json_string_length(v);
-	if (len == 0 || len > 255 || ps_pol_has_control(json_string_value(v), len))
-		return ps_pol_expect(c, path, EXPECT_WORD, v);
+	if (len == 0 || len > max || ps_pol_has_control(json_string_value(v), len))
+		return ps_pol_expect(c, path, expect, v);
 	arr[(*n)++] = json_string_value(v);
 	return 0;
 }
@@ -434,7 +523,7 @@ item_version(struct pol_ctx *c, struct pol_spec_rule *r, json_t *v,
 {
 	unsigned int i;
 
-	if (enum_value(c, v, path, version_names, &i) < 0)
+	if (ps_pol_enum(c, v, path, version_names, &i) < 0)
 		return -EINVAL;
 	r->versions |= 1u << i;
 	return 0;
@@ -444,16 +533,24 @@ item_version(struct pol_ctx *c, struct pol_spec_rule *r, json_t *v,
 static int
 rule_alloc(struct pol_spec_rule *r, size_t n)
 {
+	struct pol_spec_names *nm[] = { &r->sni, &r->cert_cn, &r->cert_san };
+	unsigned int k;
+
 	n++;
-	r->sni = calloc(n, sizeof(*r->sni));
-	r->lists = calloc(n, sizeof(*r->lists));
+	for (k = 0; k < 3; k++) {
+		nm[k]->pat = calloc(n, sizeof(*nm[k]->pat));
+		nm[k]->lists = calloc(n, sizeof(*nm[k]->lists));
+		if (nm[k]->pat == NULL || nm[k]->lists == NULL)
+			return -ENOMEM;
+	}
+	r->issuer = calloc(n, sizeof(*r->issuer));
 	r->src = calloc(n, sizeof(*r->src));
 	r->dst = calloc(n, sizeof(*r->dst));
 	r->ports = calloc(n, sizeof(*r->ports));
 	r->vlans = calloc(n, sizeof(*r->vlans));
 	r->segments = calloc(n, sizeof(*r->segments));
 	r->alpn = calloc(n, sizeof(*r->alpn));
-	if (r->sni == NULL || r->lists == NULL || r->src == NULL ||
+	if (r->issuer == NULL || r->src == NULL ||
 	    r->dst == NULL || r->ports == NULL || r->vlans == NULL ||
 	    r->segments == NULL || r->alpn == NULL)
 		return -ENOMEM;
@@ -470,7 +567,7 @@ parse_match(struct pol_ctx *c, const struct pol_spec *spec,
 	json_t *arr, *v;
 	int rc;
 
-	if (!check_object(c, m, path, match_keys))
+	if (!ps_pol_check_object(c, m, path, match_keys))
 		return 0;
 	for (k = 0; match_keys[k] != NULL; k++) {
 		arr = json_object_get(m, match_keys[k]);
@@ -493,7 +590,17 @@ parse_match(struct pol_ctx *c, const struct pol_spec *spec,
 			ps_pol_path_index(pi, sizeof(pi), p, i);
 			switch (k) {
 			case POL_C_SNI:
-				rc = item_sni(c, spec, r, v, pi);
+				rc = item_name(c, spec, &r->sni, v, pi);
+				break;
+			case POL_C_CERT_CN:
+				rc = item_name(c, spec, &r->cert_cn, v, pi);
+				break;
+			case POL_C_CERT_SAN:
+				rc = item_name(c, spec, &r->cert_san, v, pi);
+				break;
+			case POL_C_CERT_ISSUER:
+				rc = item_text(c, r->issuer, &r->n_issuer, v, pi,
+					       POL_DN_MAX, EXPECT_ISSUER);
 				break;
 			case POL_C_SRC:
 				rc = item_cidr(c, r->src, &r->n_src, v, pi);
@@ -508,12 +615,14 @@ parse_match(struct pol_ctx *c, const struct pol_spec *spec,
 				rc = item_vlan(c, r, v, pi);
 				break;
 			case POL_C_SEGMENT:
-				rc = item_word(c, r->segments, &r->n_segments, v, pi);
+				rc = item_text(c, r->segments, &r->n_segments, v, pi,
+					       255, EXPECT_WORD);
 				break;
 			case POL_C_ALPN:
-				rc = item_word(c, r->alpn, &r->n_alpn, v, pi);
+				rc = item_text(c, r->alpn, &r->n_alpn, v, pi, 255,
+					       EXPECT_WORD);
 				break;
-			default:
+			default:	/* POL_C_VERSION */
 				rc = item_version(c, r, v, pi);
 				break;
 			}
@@ -525,7 +634,8 @@ parse_match(struct pol_ctx *c, const struct pol_spec *spec,
 }
 
 _Static_assert(PS_POL_F_SNI == 1u << POL_C_SNI &&
-	       PS_POL_F_TLS_VERSION == 1u << POL_C_VERSION,
+	       PS_POL_F_TLS_VERSION == 1u << POL_C_VERSION &&
+	       POL_C_CERT_ISSUER + 1 == POL_C_N,
 	       "match_keys, enum pol_crit and PS_POL_F_* share one order");
 
 static int
@@ -535,7 +645,7 @@ parse_rule(struct pol_ctx *c, struct pol_spec *spec, struct pol_spec_rule *r,
 	char p[POL_PATH_LEN];
 	json_t *v;
 
-	if (!check_object(c, obj, path, rule_keys))
+	if (!ps_pol_check_object(c, obj, path, rule_keys))
 		return 0;
 	ps_pol_path_key(p, sizeof(p), path, "name");
 	v = json_object_get(obj, "name");
@@ -547,7 +657,8 @@ parse_rule(struct pol_ctx *c, struct pol_spec *spec, struct pol_spec_rule *r,
 		ps_pol_expect(c, p, EXPECT_WORD, v);
 	else
 		r->name = json_string_value(v);
-	action_log(c, obj, path, true, &r->action, &r->log);
+	if (parse_opts(c, spec, obj, path, true, &r->o) == -ENOMEM)
+		return -ENOMEM;
 	v = json_object_get(obj, "match");
 	if (v == NULL)
 		return 0;
@@ -622,6 +733,36 @@ parse_rules(struct pol_ctx *c, struct pol_spec *spec, json_t *arr)
 	return check_unique(c, spec);
 }
 
+/* "version": 1..63 printable characters, or an integer >= 0, as text. */
+static void
+parse_version(struct pol_ctx *c, struct pol_spec *spec, json_t *v)
+{
+	const char *s;
+	size_t i, n;
+
+	if (v == NULL)
+		return;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		snprintf(spec->version, sizeof(spec->version),
+			 "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return;
+	}
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n >= sizeof(spec->version))
+		goto bad;
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			goto bad;
+	}
+	memcpy(spec->version, s, n + 1);
+	return;
+bad:
+	ps_pol_expect(c, "version", EXPECT_VERSION, v);
+}
+
 /* See pol_priv.h. */
 int
 ps_pol_parse(struct pol_ctx *c, const char *text, size_t len,
@@ -632,7 +773,9 @@ ps_pol_parse(struct pol_ctx *c, const char *text, size_t len,
 	int rc;
 
 	memset(spec, 0, sizeof(*spec));
-	spec->dflt_action = PS_POL_BYPASS;
+	spec->dflt.action = PS_POL_BYPASS;
+	spec->set.overflow = -1;
+	spec->set.verify_failure = -1;
 	spec->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (spec->root == NULL) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
@@ -641,8 +784,21 @@ ps_pol_parse(struct pol_ctx *c, const char *text, size_t len,
 				jerr.line, jerr.column, jerr.text);
 		return -EINVAL;
 	}
-	if (!check_object(c, spec->root, "", top_keys))
+	if (!ps_pol_check_object(c, spec->root, "", top_keys))
 		return -EINVAL;
+	parse_version(c, spec, json_object_get(spec->root, "version"));
+	v = json_object_get(spec->root, "shadow");
+	if (v != NULL && !json_is_boolean(v))
+		ps_pol_expect(c, "shadow", "true or false", v);
+	else if (v != NULL)
+		spec->shadow = json_is_true(v);
+	/* rules name tools and profiles: those first */
+	rc = ps_pol_parse_settings(c, spec, json_object_get(spec->root, "settings"));
+	if (rc == 0)
+		rc = ps_pol_parse_profiles(c, spec,
+					   json_object_get(spec->root, "tls_profiles"));
+	if (rc == -ENOMEM)
+		return rc;
 	v = json_object_get(spec->root, "lists");
 	if (v != NULL) {
 		rc = parse_lists(c, spec, v);
@@ -656,9 +812,9 @@ ps_pol_parse(struct pol_ctx *c, const char *text, size_t len,
 			return rc;
 	}
 	v = json_object_get(spec->root, "default");
-	if (v != NULL && check_object(c, v, "default", dflt_keys))
-		action_log(c, v, "default", false, &spec->dflt_action,
-			   &spec->dflt_log);
+	if (v != NULL && ps_pol_check_object(c, v, "default", dflt_keys) &&
+	    parse_opts(c, spec, v, "default", false, &spec->dflt) == -ENOMEM)
+		return -ENOMEM;
 	return c->n_err > 0 ? -EINVAL : 0;
 }
 
@@ -670,11 +826,17 @@ ps_pol_spec_free(struct pol_spec *spec)
 
 	for (i = 0; spec->rules != NULL && i < spec->n_rules; i++) {
 		struct pol_spec_rule *r = &spec->rules[i];
+		struct pol_spec_names *nm[] = { &r->sni, &r->cert_cn, &r->cert_san };
+		unsigned int k;
 
-		for (j = 0; j < r->n_sni; j++)
-			free(r->sni[j]);
-		free(r->sni);
-		free(r->lists);
+		for (k = 0; k < 3; k++) {
+			for (j = 0; j < nm[k]->n_pat; j++)
+				free(nm[k]->pat[j]);
+			free(nm[k]->pat);
+			free(nm[k]->lists);
+		}
+		free(r->issuer);
+		free(r->o.tools);
 		free(r->src);
 		free(r->dst);
 		free(r->ports);
@@ -689,6 +851,8 @@ ps_pol_spec_free(struct pol_spec *spec)
 		free(spec->lists[i].names);
 	}
 	free(spec->lists);
+	free(spec->dflt.tools);
+	ps_pol_settings_free(spec);
 	json_decref(spec->root);
 	memset(spec, 0, sizeof(*spec));
 }

@@ -18,8 +18,15 @@
 #define POL_NAME_MAX	253	/* bytes of a host name, without trailing dot */
 #define POL_PATH_LEN	512	/* a JSON path in a message */
 #define POL_WORDS_MAX	(PS_POL_RULES_MAX / 64)
+#define POL_DN_MAX	1024	/* bytes of a "cert_issuer" element */
+#define POL_TOOL_NAME_MAX 63
+#define POL_PORT_NAME_MAX 31
 
-/* The criteria, in evaluation order; bit i is PS_POL_F_* of the same name. */
+/*
+ * The criteria, in evaluation order (the order of "match" keys). Bit i of
+ * the first eight is PS_POL_F_* of the same name; the certificate's three
+ * share PS_POL_F_CERT (see pol_crit_field()).
+ */
 enum pol_crit {
 	POL_C_SNI,
 	POL_C_SRC,
@@ -29,8 +36,18 @@ enum pol_crit {
 	POL_C_SEGMENT,
 	POL_C_ALPN,
 	POL_C_VERSION,
+	POL_C_CERT_CN,
+	POL_C_CERT_SAN,
+	POL_C_CERT_ISSUER,
 	POL_C_N,
 };
+
+/* The PS_POL_F_* field criterion c needs. */
+static inline uint32_t
+pol_crit_field(unsigned int c)
+{
+	return c >= POL_C_CERT_CN ? PS_POL_F_CERT : 1u << c;
+}
 
 /* ---- error collection (pol_err.c) ---- */
 
@@ -50,7 +67,7 @@ void ps_pol_path_key(char *out, size_t len, const char *parent, const char *key)
 void ps_pol_path_index(char *out, size_t len, const char *parent, size_t i);
 bool ps_pol_has_control(const char *s, size_t n);
 
-/* ---- the parsed specification (pol_parse.c) ---- */
+/* ---- the parsed specification (pol_parse.c, pol_settings.c) ---- */
 
 struct pol_cidr {
 	uint8_t family;		/* 4 or 6 */
@@ -66,15 +83,33 @@ struct pol_range {
  * A host-name pattern, normalised (lower case, no trailing dot): "a.b"
  * exact, "*.a.b" one label more, ".a.b" a.b and below.
  */
-struct pol_spec_rule {
-	const char *name;		/* borrowed from the JSON document */
+/* What a rule (or the default) does, beside its criteria. */
+struct pol_spec_opts {
 	enum ps_pol_action action;
 	bool log;
-	uint32_t has;			/* PS_POL_F_* criteria present */
-	char **sni;
-	uint32_t n_sni;
+	bool shadow;
+	enum ps_pol_invalid on_invalid_cert;
+	unsigned int profile;		/* index in pol_spec.profiles */
+	bool tools_set;
+	unsigned int n_tools;
+	unsigned int *tools;		/* indices in pol_spec.tools */
+};
+
+/* Host-name patterns of one criterion: literal ones and "@list" ones. */
+struct pol_spec_names {
+	char **pat;
+	uint32_t n_pat;
 	uint32_t *lists;		/* "@name" references, list indices */
 	uint32_t n_lists;
+};
+
+struct pol_spec_rule {
+	const char *name;		/* borrowed from the JSON document */
+	struct pol_spec_opts o;
+	uint32_t has;			/* 1 << enum pol_crit of criteria present */
+	struct pol_spec_names sni, cert_cn, cert_san;
+	const char **issuer;		/* borrowed: "cert_issuer" elements */
+	uint32_t n_issuer;
 	struct pol_cidr *src, *dst;
 	uint32_t n_src, n_dst;
 	struct pol_range *ports, *vlans;
@@ -90,20 +125,50 @@ struct pol_spec_list {
 	uint32_t n;
 };
 
+/*
+ * Settings, profiles and tools in their public form, every string
+ * borrowed from the JSON document (the compiler copies them).
+ */
 struct pol_spec {
 	json_t *root;			/* owns every borrowed string */
 	struct pol_spec_rule *rules;
 	uint32_t n_rules;
 	struct pol_spec_list *lists;
 	uint32_t n_lists;
-	enum ps_pol_action dflt_action;
-	bool dflt_log;
+	struct pol_spec_opts dflt;
+	bool shadow;			/* the whole policy */
+	char version[64];
+	struct ps_pol_settings set;
+	struct ps_pol_known *known;
+	struct ps_pol_tool *tools;
+	uint32_t n_tools;
+	struct ps_pol_profile *profiles;	/* [0] is "default" */
+	uint32_t n_profiles;
 };
 
 /* Parse text into spec; every error goes to c. 0, -EINVAL or -ENOMEM. */
 int ps_pol_parse(struct pol_ctx *c, const char *text, size_t len,
 		 struct pol_spec *spec);
 void ps_pol_spec_free(struct pol_spec *spec);
+
+/* pol_parse.c helpers shared with pol_settings.c. */
+bool ps_pol_check_object(struct pol_ctx *c, json_t *v, const char *path,
+			 const char *const *keys);
+int ps_pol_enum(struct pol_ctx *c, json_t *v, const char *path,
+		const char *const *names, unsigned int *out);
+char *ps_pol_pattern(const json_t *v, bool *bad);
+bool ps_pol_host_ok(const char *s, size_t n);
+
+static inline char
+ps_pol_lower(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+}
+
+/* pol_settings.c: "settings" and "tls_profiles" into spec. 0 or -ENOMEM. */
+int ps_pol_parse_settings(struct pol_ctx *c, struct pol_spec *spec, json_t *v);
+int ps_pol_parse_profiles(struct pol_ctx *c, struct pol_spec *spec, json_t *v);
+void ps_pol_settings_free(struct pol_spec *spec);
 
 /* ---- compiled indexes (pol_index.c) ---- */
 
@@ -183,24 +248,53 @@ void ps_pol_ranges_free(struct pol_ranges *r);
 
 /* ---- the compiled policy ---- */
 
+/* Host-name patterns of one criterion. */
+struct pol_names {
+	struct pol_map exact;		/* "a.b" */
+	struct pol_map wild;		/* "*.a.b", keyed by "a.b" */
+	struct pol_map suffix;		/* ".a.b", keyed by "a.b" */
+};
+
 struct ps_pol {
 	uint32_t n_rules;
 	uint32_t words;			/* 64-bit words of a rule bitset */
-	uint32_t used;			/* PS_POL_F_* tested by some rule */
+	uint32_t used;			/* 1 << enum pol_crit tested by some rule */
+	bool all_shadow;		/* top-level "shadow": true */
 	struct ps_pol_verdict *verdicts;	/* one per rule */
 	struct ps_pol_verdict *pending;	/* PS_POL_UNDECIDED, one per rule */
 	struct ps_pol_verdict dflt;
 	char *names;			/* rule names, NUL-separated */
+	unsigned int *tool_ids;		/* every verdict's tools[] */
 	uint64_t *all;			/* every rule */
 	uint64_t *any[POL_C_N];		/* rules without criterion c */
 	uint64_t *ver[4];		/* rules accepting TLS 1.0 .. 1.3 */
-	struct pol_map sni_exact;	/* "a.b" */
-	struct pol_map sni_wild;	/* "*.a.b", keyed by "a.b" */
-	struct pol_map sni_suffix;	/* ".a.b", keyed by "a.b" */
+	uint64_t *shadow;		/* shadow rules; NULL: none (or all) */
+	struct pol_names sni, cert_cn, cert_san;
+	struct pol_map issuer_cn;	/* lower case */
+	struct pol_map issuer_dn;	/* lower case, RFC 2253 */
 	struct pol_map segment;
 	struct pol_map alpn;
 	struct pol_trie src[2], dst[2];	/* [0] IPv4, [1] IPv6 */
 	struct pol_ranges port, vlan;
+	struct ps_pol_settings set;	/* strings in strs */
+	struct ps_pol_known *known;
+	struct ps_pol_tool *tools;
+	uint32_t n_tools;
+	struct ps_pol_profile *profiles;
+	uint32_t n_profiles;
+	char version[64];
+	char hash[65];
+	void **owned;			/* copied strings and arrays, freed with pol */
+	size_t n_owned, cap_owned;
 };
+
+/*
+ * pol_access.c: copy the settings, profiles and tools of spec into pol
+ * (the JSON document goes away), its version, and the hash of text.
+ * 0 or -ENOMEM. ps_pol_globals_free() frees what it made.
+ */
+int ps_pol_keep_globals(struct ps_pol *pol, const struct pol_spec *spec,
+			const char *text, size_t len);
+void ps_pol_globals_free(struct ps_pol *pol);
 
 #endif /* PS_POL_PRIV_H */

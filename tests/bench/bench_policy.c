@@ -8,8 +8,13 @@
  * IPv6 prefixes, ports and ranges, VLANs, ALPN. The big list sits in rule
  * RULES/2, so queries for its names must go past half the rules, and most
  * queries fall through to the default: the worst case for first match.
+ *
+ * A second run adds certificate criteria (cert_san, cert_cn, cert_issuer)
+ * and makes every seventh rule a shadow rule, evaluated with
+ * ps_pol_eval_ex() on queries that know the certificate.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +71,7 @@ add(struct text *t, const char *fmt, ...)
 }
 
 static void
-make_policy(struct text *t, unsigned int rules, unsigned int names)
+make_policy(struct text *t, unsigned int rules, unsigned int names, bool cert)
 {
 	unsigned int i;
 
@@ -75,8 +80,15 @@ make_policy(struct text *t, unsigned int rules, unsigned int names)
 		add(t, "%s\"host%u.site%u.example\"", i ? "," : "", i, i % 997);
 	add(t, "]},\"rules\":[");
 	for (i = 0; i < rules; i++) {
-		add(t, "%s{\"name\":\"r%u\",\"action\":\"%s\",\"match\":{", i ? "," : "", i,
-		    i % 2 ? "decrypt" : "bypass");
+		add(t, "%s{\"name\":\"r%u\",\"action\":\"%s\",\"shadow\":%s,\"match\":{",
+		    i ? "," : "", i, i % 2 ? "decrypt" : "bypass",
+		    cert && i % 7 == 0 ? "true" : "false");
+		if (cert && i % 5 == 1)
+			add(t, "\"cert_san\":[\".san%u.example\"],", i);
+		else if (cert && i % 5 == 3)
+			add(t, "\"cert_issuer\":[\"CA %u\",\"CN=CA %u,O=Example\"],", i % 50, i % 50);
+		else if (cert && i % 5 == 4)
+			add(t, "\"cert_cn\":[\"*.cn%u.example\"],", i);
 		if (i == rules / 2) {
 			add(t, "\"sni\":[\"@big\"]}}");
 			continue;
@@ -106,6 +118,48 @@ make_policy(struct text *t, unsigned int rules, unsigned int names)
 	add(t, "],\"default\":{\"action\":\"bypass\"}}");
 }
 
+/* Compile one policy and time evals evaluations of queries qs[nq]. */
+static int
+run(unsigned int rules, unsigned int names, unsigned int evals, bool cert,
+    struct ps_pol_query *qs, unsigned int nq)
+{
+	struct text t = { malloc(1 << 20), 0, 1 << 20 };
+	const struct ps_pol_verdict *v, *sv;
+	unsigned int i, hits[5] = { 0 }, shadowed = 0;
+	struct ps_pol_errors *errs;
+	struct ps_pol *pol;
+	double t0, t1;
+
+	errs = malloc(sizeof(*errs));
+	if (t.p == NULL || errs == NULL)
+		return 1;
+	make_policy(&t, rules, names, cert);
+	t0 = now();
+	if (ps_pol_compile(t.p, t.len, "bench.json", &pol, errs) != 0) {
+		fprintf(stderr, "%s\n", errs->n ? errs->msg[0] : "compile failed");
+		return 1;
+	}
+	t1 = now();
+	printf("%spolicy: %u rules, %u-name list, %zu bytes of JSON\n",
+	       cert ? "certificate criteria and shadow rules: " : "", rules, names, t.len);
+	printf("compile: %.1f ms\n", (t1 - t0) * 1e3);
+	t0 = now();
+	for (i = 0; i < evals; i++) {
+		v = ps_pol_eval_ex(pol, &qs[i & (nq - 1)], cert ? &sv : NULL);
+		hits[v->rule_id == PS_POL_RULE_DEFAULT ? 4 : v->action]++;
+		shadowed += cert && sv != NULL;
+	}
+	t1 = now();
+	printf("eval: %u evaluations in %.3f s: %.0f evaluations/s (%.0f ns each)\n",
+	       evals, t1 - t0, evals / (t1 - t0), (t1 - t0) * 1e9 / evals);
+	printf("verdicts: %u decrypt, %u bypass, %u default, %u with a shadow match\n",
+	       hits[PS_POL_DECRYPT], hits[PS_POL_BYPASS], hits[4], shadowed);
+	ps_pol_free(pol);
+	free(t.p);
+	free(errs);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -113,28 +167,20 @@ main(int argc, char **argv)
 	unsigned int names = argc > 2 ? (unsigned int)atoi(argv[2]) : 100000;
 	unsigned int evals = argc > 3 ? (unsigned int)atoi(argv[3]) : 1000000;
 	static const char *const alpn[] = { "h2", "http/1.1" };
-	struct text t = { malloc(1 << 20), 0, 1 << 20 };
-	struct ps_pol_errors *errs;
 	struct ps_pol_query *qs;
-	struct ps_pol *pol;
-	char (*sni)[64];
-	unsigned int i, hits[5] = { 0 }, nq = 4096;
-	double t0, t1;
+	char (*sni)[64], (*san)[64], (*cn)[64], (*iss)[32];
+	const char **sans;
+	unsigned int i, nq = 4096;
 
-	errs = malloc(sizeof(*errs));
 	qs = calloc(nq, sizeof(*qs));
 	sni = calloc(nq, sizeof(*sni));
-	if (t.p == NULL || errs == NULL || qs == NULL || sni == NULL)
+	san = calloc(nq, sizeof(*san));
+	cn = calloc(nq, sizeof(*cn));
+	iss = calloc(nq, sizeof(*iss));
+	sans = calloc(nq, sizeof(*sans));
+	if (qs == NULL || sni == NULL || san == NULL || cn == NULL || iss == NULL ||
+	    sans == NULL)
 		return 1;
-	make_policy(&t, rules, names);
-	t0 = now();
-	if (ps_pol_compile(t.p, t.len, "bench.json", &pol, errs) != 0) {
-		fprintf(stderr, "%s\n", errs->n ? errs->msg[0] : "compile failed");
-		return 1;
-	}
-	t1 = now();
-	printf("policy: %u rules, %u-name list, %zu bytes of JSON\n", rules, names, t.len);
-	printf("compile: %.1f ms\n", (t1 - t0) * 1e3);
 
 	/* a mix: list names, rule names, wildcards, suffixes, misses */
 	for (i = 0; i < nq; i++) {
@@ -174,22 +220,25 @@ main(int argc, char **argv)
 		q->alpn = alpn;
 		q->n_alpn = 1 + rnd(2);
 		q->tls_versions = PS_POL_TLS12 | PS_POL_TLS13;
+		/* certificate fields, read by the second run only */
+		snprintf(san[i], sizeof(san[i]), "www.san%u.example", rnd(rules));
+		snprintf(cn[i], sizeof(cn[i]), "a.cn%u.example", rnd(rules));
+		snprintf(iss[i], sizeof(iss[i]), "CA %u", rnd(100));
+		sans[i] = san[i];
+		q->cert_san = &sans[i];
+		q->n_cert_san = 1;
+		q->cert_cn = cn[i];
+		q->cert_issuer_cn = iss[i];
+		q->cert_issuer = "CN=CA 7,O=Example";
 	}
-	t0 = now();
-	for (i = 0; i < evals; i++) {
-		const struct ps_pol_verdict *v = ps_pol_eval(pol, &qs[i & (nq - 1)]);
-
-		hits[v->rule_id == PS_POL_RULE_DEFAULT ? 4 : v->action]++;
-	}
-	t1 = now();
-	printf("eval: %u evaluations in %.3f s: %.0f evaluations/s (%.0f ns each)\n",
-	       evals, t1 - t0, evals / (t1 - t0), (t1 - t0) * 1e9 / evals);
-	printf("verdicts: %u decrypt, %u bypass, %u default\n", hits[PS_POL_DECRYPT],
-	       hits[PS_POL_BYPASS], hits[4]);
-	ps_pol_free(pol);
-	free(t.p);
-	free(errs);
+	if (run(rules, names, evals, false, qs, nq) != 0 ||
+	    run(rules, names, evals, true, qs, nq) != 0)
+		return 1;
 	free(qs);
 	free(sni);
+	free(san);
+	free(cn);
+	free(iss);
+	free(sans);
 	return 0;
 }
