@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * plainsight-ctl sessions: search the session records of the data plane,
- * live and recent, by SNI or certificate name.
+ * live and recent, by host name, addresses, port or policy decision; show
+ * one in full; export one's recorded frames.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,30 +65,201 @@ legs(json_t *s, char *out, size_t len)
 		 json_is_true(json_object_get(u, "resumed")) ? "R" : "");
 }
 
+/* "addr:port", "[v6addr]:port". */
+static void
+endpoint(json_t *s, const char *addr_key, const char *port_key, char *out, size_t len)
+{
+	const char *a = sget(s, addr_key);
+
+	snprintf(out, len, strchr(a, ':') != NULL ? "[%s]:%d" : "%s:%d", a,
+		 (int)iget(s, port_key));
+}
+
+static const char *
+or_dash(const char *s)
+{
+	return s[0] != '\0' ? s : "-";
+}
+
 static void
 print_table(json_t *reply)
 {
 	json_t *list = json_object_get(reply, "sessions"), *s;
 	size_t i;
 
-	printf("%-8s %-11s %-14s %-26s %-26s %-30s %-9s %12s %12s\n", "ID", "STATE",
-	       "START", "CLIENT", "SERVER", "SNI", "TLS C/S", "BYTES C>S", "BYTES S>C");
+	printf("%-8s %-11s %-8s %-14s %-26s %-26s %-30s %-9s %12s %12s %s\n", "ID", "STATE",
+	       "ACTION", "START", "CLIENT", "SERVER", "SNI", "TLS C/S", "BYTES C>S",
+	       "BYTES S>C", "RULE");
 	json_array_foreach(list, i, s) {
 		char start[32], cli[64], srv[64], tls[32];
 
 		hhmmss(iget(s, "start_ms"), start, sizeof(start));
-		snprintf(cli, sizeof(cli), "%s:%d", sget(s, "client"), (int)iget(s, "client_port"));
-		snprintf(srv, sizeof(srv), "%s:%d", sget(s, "server"), (int)iget(s, "server_port"));
+		endpoint(s, "client", "client_port", cli, sizeof(cli));
+		endpoint(s, "server", "server_port", srv, sizeof(srv));
 		legs(s, tls, sizeof(tls));
-		printf("%-8" JSON_INTEGER_FORMAT " %-11s %-14s %-26s %-26s %-30s %-9s %12"
-		       JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT "\n",
-		       iget(s, "id"), sget(s, "state"), start, cli, srv,
-		       sget(s, "sni")[0] != '\0' ? sget(s, "sni") : "-", tls,
-		       iget(s, "bytes_client_to_server"), iget(s, "bytes_server_to_client"));
+		printf("%-8" JSON_INTEGER_FORMAT " %-11s %-8s %-14s %-26s %-26s %-30s %-9s %12"
+		       JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %s\n",
+		       iget(s, "id"), sget(s, "state"), or_dash(sget(s, "action")), start, cli,
+		       srv, or_dash(sget(s, "sni")), tls, iget(s, "bytes_client_to_server"),
+		       iget(s, "bytes_server_to_client"), or_dash(sget(s, "rule")));
 	}
 	printf("\n%zu shown; %" JSON_INTEGER_FORMAT " live, %" JSON_INTEGER_FORMAT
 	       " closed since start\n", json_array_size(list), iget(reply, "live"),
 	       iget(reply, "closed"));
+}
+
+/* ---- sessions show ID ---- */
+
+/* One line "key: value" per member, nested objects as "parent.key". */
+static void
+print_member(const char *prefix, const char *key, json_t *v)
+{
+	char name[96], when[32];
+	const char *k;
+	json_t *sub;
+
+	snprintf(name, sizeof(name), "%s%s", prefix, key);
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		snprintf(name, sizeof(name), "%s%s.", prefix, key);
+		json_object_foreach(v, k, sub)
+			print_member(name, k, sub);
+		return;
+	case JSON_STRING:
+		printf("%-24s %s\n", strcat(name, ":"), json_string_value(v));
+		return;
+	case JSON_INTEGER:
+		if (strcmp(key, "start_ms") == 0 || strcmp(key, "end_ms") == 0) {
+			hhmmss(json_integer_value(v), when, sizeof(when));
+			printf("%-24s %" JSON_INTEGER_FORMAT " (%s)\n", strcat(name, ":"),
+			       json_integer_value(v), when);
+			return;
+		}
+		printf("%-24s %" JSON_INTEGER_FORMAT "\n", strcat(name, ":"),
+		       json_integer_value(v));
+		return;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		printf("%-24s %s\n", strcat(name, ":"), json_is_true(v) ? "yes" : "no");
+		return;
+	default:
+		break;
+	}
+	{
+		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		printf("%-24s %s\n", strcat(name, ":"), text != NULL ? text : "?");
+		free(text);
+	}
+}
+
+/*
+ * The whole record, in a fixed order for the members every record may
+ * have (the connection, then TLS, the certificate, then the policy), then
+ * any other member the data plane sends, so that none is ever hidden.
+ */
+static void
+print_record(json_t *s)
+{
+	static const char *const order[] = {
+		"id", "state", "live", "kind", "start_ms", "end_ms", "ingress", "vlan",
+		"client", "client_port", "server", "server_port", "sni", "connect_host",
+		"alpn", "client_leg", "server_leg", "server_cert", "validation",
+		"bytes_client_to_server", "bytes_server_to_client", "close_reason",
+		"action", "decided_at", "rule", "policy_version", "shadow_rule",
+		"shadow_action",
+	};
+	json_t *rest = json_deep_copy(s), *v;
+	const char *key;
+	size_t i;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		v = json_object_get(s, order[i]);
+		if (v == NULL)
+			continue;
+		print_member("", order[i], v);
+		json_object_del(rest, order[i]);
+	}
+	json_object_foreach(rest, key, v)
+		print_member("", key, v);
+	json_decref(rest);
+}
+
+/* Parse a session ID; 0 when text is not a positive integer. */
+static long long
+parse_id(const char *text)
+{
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 || id < 1)
+		return 0;
+	return id;
+}
+
+/*
+ * Send req (consumed) and get a successful reply; 0, or 1 with the reason
+ * printed (the data plane unreachable, or it answered an error).
+ */
+static int
+ask(const char *sock, json_t *req, json_t **reply)
+{
+	char err[512];
+	int rc;
+
+	*reply = NULL;
+	rc = ctl_request(sock, req, CTL_SESSIONS_TIMEOUT_MS, reply, err, sizeof(err));
+	json_decref(req);
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-ctl: %s\n", err);
+		return 1;
+	}
+	if (!json_is_true(json_object_get(*reply, "ok"))) {
+		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n", sget(*reply, "error"));
+		json_decref(*reply);
+		*reply = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+sessions_show(const char *sock, bool as_json, int argc, char **argv)
+{
+	json_t *req, *reply, *s;
+	long long id;
+
+	/* argv: show ID */
+	if (argc != 2) {
+		fprintf(stderr, "usage: plainsight-ctl [--json] sessions show ID\n");
+		return 2;
+	}
+	id = parse_id(argv[1]);
+	if (id == 0) {
+		fprintf(stderr, "plainsight-ctl sessions show: ID: expected a positive integer, "
+			"got \"%s\"\n", argv[1]);
+		return 2;
+	}
+	req = json_pack("{s:s, s:I}", "cmd", "sessions", "id", (json_int_t)id);
+	if (ask(sock, req, &reply) != 0)
+		return 1;
+	s = json_array_get(json_object_get(reply, "sessions"), 0);
+	if (s == NULL) {
+		fprintf(stderr, "plainsight-ctl: no session %lld (not live, nor among the "
+			"recent closed ones kept)\n", id);
+		json_decref(reply);
+		return 1;
+	}
+	if (as_json) {
+		json_dumpf(s, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("\n");
+	} else {
+		print_record(s);
+	}
+	json_decref(reply);
+	return 0;
 }
 
 /* ---- sessions export ID --pcap FILE ---- */
@@ -169,7 +342,7 @@ sessions_export(const char *sock, int argc, char **argv)
 {
 	const char *file = NULL, *dir;
 	json_t *req, *reply = NULL, *s;
-	char err[512], *end;
+	char err[512];
 	pcap_dumper_t *out;
 	pcap_t *dead;
 	long long id;
@@ -182,8 +355,8 @@ sessions_export(const char *sock, int argc, char **argv)
 		fprintf(stderr, "usage: plainsight-ctl sessions export ID --pcap FILE\n");
 		return 2;
 	}
-	id = strtoll(argv[1], &end, 10);
-	if (argv[1][0] == '\0' || *end != '\0' || id < 1) {
+	id = parse_id(argv[1]);
+	if (id == 0) {
 		fprintf(stderr, "plainsight-ctl sessions export: ID: expected a positive integer, "
 			"got \"%s\"\n", argv[1]);
 		return 2;
@@ -244,16 +417,27 @@ usage(FILE *f)
 		"usage: plainsight-ctl [--socket PATH] [--json] sessions [OPTIONS]\n"
 		"\n"
 		"Session records of intercepted flows, live ones first, then the most\n"
-		"recent closed ones.\n"
+		"recent closed ones. Every option given must match.\n"
 		"\n"
-		"  --sni GLOB     SNI matches GLOB (case-insensitive, e.g. '*.example.com')\n"
-		"  --cert GLOB    the server certificate's CN or a DNS SAN matches GLOB\n"
-		"  --kind KIND    tls, not-tls, smtp-starttls, imap-starttls, pop3-stls,\n"
-		"                 ftp-auth-tls or http-connect\n"
-		"  --id N         one session, shown in full\n"
-		"  --live         live sessions only\n"
-		"  --closed       closed sessions only\n"
-		"  --limit N      at most N records (default 1000)\n"
+		"  --sni GLOB      the SNI, the server certificate's CN or one of its DNS\n"
+		"                  SANs matches GLOB (case-insensitive, e.g. '*.example.com')\n"
+		"  --cert GLOB     the server certificate's CN or a DNS SAN matches GLOB\n"
+		"  --src CIDR      client address in CIDR (IPv4 or IPv6, a bare address: one host)\n"
+		"  --dst CIDR      server address in CIDR\n"
+		"  --port N        server port N\n"
+		"  --action ACTION policy action taken: decrypt, bypass, reject or drop\n"
+		"  --rule NAME     decided by policy rule NAME (exact)\n"
+		"  --kind KIND     tls, not-tls, smtp-starttls, imap-starttls, pop3-stls,\n"
+		"                  ftp-auth-tls or http-connect\n"
+		"  --id N          session N\n"
+		"  --live          live sessions only\n"
+		"  --closed        closed sessions only\n"
+		"  --all           both (the default)\n"
+		"  --limit N       at most N records (default 1000, up to 100000)\n"
+		"\n"
+		"usage: plainsight-ctl [--json] sessions show ID\n"
+		"\n"
+		"Session ID's whole record; exit 1 if it is neither live nor kept.\n"
 		"\n"
 		"usage: plainsight-ctl sessions export ID --pcap FILE\n"
 		"\n"
@@ -261,72 +445,140 @@ usage(FILE *f)
 		"to FILE (pcap, mode 0600).\n");
 }
 
+/* ADDRESS or ADDRESS/LENGTH, IPv4 or IPv6: what the data plane will take. */
+static bool
+cidr_ok(const char *text)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned char addr[16];
+	long len, max;
+
+	if (strlen(text) >= sizeof(buf))
+		return false;
+	memcpy(buf, text, strlen(text) + 1);
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, buf, addr) == 1)
+		max = 128;
+	else
+		return false;
+	if (slash == NULL)
+		return true;
+	if (slash[1] < '0' || slash[1] > '9')
+		return false;
+	len = strtol(slash + 1, &end, 10);
+	return *end == '\0' && len <= max;
+}
+
+/* Check one option's argument; the message, or NULL when it is good. */
+static const char *
+check_arg(int opt, const char *arg, long long *num)
+{
+	static const char *const actions[] = { "decrypt", "bypass", "reject", "drop" };
+	size_t i;
+
+	if (arg[0] == '\0')
+		return "expected a non-empty value";
+	switch (opt) {
+	case 'S':
+	case 'D':
+		return cidr_ok(arg) ? NULL : "expected an IPv4 or IPv6 address or prefix "
+			"ADDRESS[/LENGTH], e.g. 10.0.0.0/8 or 2001:db8::/32";
+	case 'a':
+		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (strcmp(arg, actions[i]) == 0)
+				return NULL;
+		return "expected decrypt, bypass, reject or drop";
+	case 'i':
+		*num = parse_id(arg);
+		return *num != 0 ? NULL : "expected a positive integer";
+	case 'n':
+		*num = parse_id(arg);
+		return *num != 0 && *num <= 100000 ? NULL : "expected an integer 1..100000";
+	case 'p':
+		*num = parse_id(arg);
+		return *num != 0 && *num <= 65535 ? NULL : "expected a port number 1..65535";
+	default:
+		return NULL;
+	}
+}
+
 int
 ctl_sessions_main(const char *sock, bool as_json, int argc, char **argv)
 {
+	/* Options with an argument, and the request member each sets. */
 	static const struct option opts[] = {
 		{ "sni", required_argument, NULL, 's' },
 		{ "cert", required_argument, NULL, 'c' },
+		{ "src", required_argument, NULL, 'S' },
+		{ "dst", required_argument, NULL, 'D' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "action", required_argument, NULL, 'a' },
+		{ "rule", required_argument, NULL, 'r' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "id", required_argument, NULL, 'i' },
+		{ "limit", required_argument, NULL, 'n' },
 		{ "live", no_argument, NULL, 'L' },
 		{ "closed", no_argument, NULL, 'C' },
-		{ "limit", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	json_t *req, *reply = NULL;
-	bool detail = false;
-	char err[512], *end;
-	long long v;
-	int opt, rc;
+	static const struct {
+		int opt;
+		const char *member;
+	} members[] = {
+		/* --sni searches every name a server goes by: "host". */
+		{ 's', "host" }, { 'c', "cert" }, { 'S', "src" }, { 'D', "dst" },
+		{ 'p', "port" }, { 'a', "action" }, { 'r', "rule" }, { 'k', "kind" },
+		{ 'i', "id" }, { 'n', "limit" }, { 'L', "live" }, { 'C', "closed" },
+		{ 'A', "all" },
+	};
+	json_t *req, *reply;
+	const char *why;
+	long long num;
+	size_t m;
+	int opt, idx;
 
 	if (argc >= 2 && strcmp(argv[1], "export") == 0)
 		return sessions_export(sock, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "show") == 0)
+		return sessions_show(sock, as_json, argc - 1, argv + 1);
 	req = json_pack("{s:s}", "cmd", "sessions");
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			json_object_set_new(req, "sni", json_string(optarg));
-			break;
-		case 'c':
-			json_object_set_new(req, "cert", json_string(optarg));
-			break;
-		case 'k':
-			json_object_set_new(req, "kind", json_string(optarg));
-			break;
-		case 'i':
-		case 'n':
-			v = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 1 ||
-			    (opt == 'n' && v > 100000)) {
-				fprintf(stderr, "plainsight-ctl sessions: --%s: expected a positive "
-					"integer%s, got \"%s\"\n", opt == 'i' ? "id" : "limit",
-					opt == 'n' ? " up to 100000" : "", optarg);
-				json_decref(req);
-				return 2;
-			}
-			json_object_set_new(req, opt == 'i' ? "id" : "limit", json_integer(v));
-			detail = detail || opt == 'i';
-			break;
-		case 'L':
-			json_object_set_new(req, "live", json_true());
-			break;
-		case 'C':
-			json_object_set_new(req, "closed", json_true());
-			break;
-		case 'h':
+	while ((opt = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
+		if (opt == 'h') {
 			usage(stdout);
 			json_decref(req);
 			return 0;
-		default:
+		}
+		for (m = 0; m < sizeof(members) / sizeof(members[0]); m++)
+			if (members[m].opt == opt)
+				break;
+		if (m == sizeof(members) / sizeof(members[0])) {
 			fprintf(stderr, "plainsight-ctl sessions: %s: unknown option or missing "
 				"argument (see sessions --help)\n", argv[optind - 1]);
 			json_decref(req);
 			return 2;
 		}
+		if (opts[idx].has_arg == no_argument) {
+			json_object_set_new(req, members[m].member, json_true());
+			continue;
+		}
+		num = 0;
+		why = check_arg(opt, optarg, &num);
+		if (why != NULL) {
+			fprintf(stderr, "plainsight-ctl sessions: --%s: %s, got \"%s\"\n",
+				opts[idx].name, why, optarg);
+			json_decref(req);
+			return 2;
+		}
+		json_object_set_new(req, members[m].member,
+				    num != 0 ? json_integer(num) : json_string(optarg));
 	}
 	if (optind < argc) {
 		fprintf(stderr, "plainsight-ctl sessions: unexpected argument \"%s\"\n",
@@ -334,26 +586,10 @@ ctl_sessions_main(const char *sock, bool as_json, int argc, char **argv)
 		json_decref(req);
 		return 2;
 	}
-	rc = ctl_request(sock, req, CTL_SESSIONS_TIMEOUT_MS, &reply, err, sizeof(err));
-	json_decref(req);
-	if (rc < 0) {
-		fprintf(stderr, "plainsight-ctl: %s\n", err);
+	if (ask(sock, req, &reply) != 0)
 		return 1;
-	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n", sget(reply, "error"));
-		json_decref(reply);
-		return 1;
-	}
-	if (as_json || detail) {
-		json_t *out = as_json ? reply : json_array_get(json_object_get(reply, "sessions"), 0);
-
-		if (out == NULL) {
-			fprintf(stderr, "plainsight-ctl: no such session\n");
-			json_decref(reply);
-			return 1;
-		}
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (as_json) {
+		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("\n");
 	} else {
 		print_table(reply);

@@ -319,21 +319,71 @@ cmd_policy_apply(struct ps_mgmt *m, json_t *req)
 }
 
 /*
- * {"cmd":"sessions", "id":N, "sni":GLOB, "cert":GLOB, "live":true,
- *  "closed":true, "limit":N}: the matching session records, most recent
- * first (live ones first).
+ * An optional string member of a sessions request: absent leaves *out
+ * NULL; anything but a non-empty string of at most max bytes is an error.
+ */
+static const char *
+sess_str(json_t *req, const char *key, size_t max, const char **out)
+{
+	json_t *v = json_object_get(req, key);
+
+	*out = NULL;
+	if (v == NULL)
+		return NULL;
+	*out = json_string_value(v);
+	if (*out == NULL || (*out)[0] == '\0' || strlen(*out) > max)
+		return "must be a non-empty string";
+	return NULL;
+}
+
+/*
+ * {"cmd":"sessions", "id":N, "host":GLOB, "sni":GLOB, "cert":GLOB,
+ *  "kind":KIND, "src":CIDR, "dst":CIDR, "port":N, "action":ACTION,
+ *  "rule":NAME, "live":true, "closed":true, "all":true, "limit":N}: the
+ * matching session records, most recent first (live ones first). Every
+ * member is checked here, once, so the search itself compares only.
  */
 static json_t *
 cmd_sessions(struct ps_mgmt *m, json_t *req)
 {
+	static const char *const known[] = { "cmd", "id", "host", "sni", "cert", "kind",
+		"src", "dst", "port", "action", "rule", "live", "closed", "all", "limit" };
+	static const char *const actions[] = { "decrypt", "bypass", "reject", "drop" };
 	struct ps_sess_store *st = &m->dp->sessions;
 	struct ps_sess_filter f;
+	const struct {
+		const char *key;
+		size_t max;
+		const char **out;
+	} strs[] = {
+		{ "host", PS_SESS_NAME_MAX, &f.host },
+		{ "sni", PS_SESS_NAME_MAX, &f.sni },
+		{ "cert", PS_SESS_NAME_MAX, &f.cert },
+		{ "kind", 64, &f.kind },
+		{ "action", 16, &f.action },
+		{ "rule", 256, &f.rule },
+	};
+	bool live, closed, all;
+	char msg[160];
+	const char *key, *why, *text;
 	json_t *v, *list;
+	unsigned int i, j;
 
 	if (!m->dp->sessions_on)
 		return error_reply("session records are off");
 	memset(&f, 0, sizeof(f));
 	f.limit = 1000;
+	json_object_foreach(req, key, v) {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			snprintf(msg, sizeof(msg), "unknown member \"%.40s\" (expected id, host, "
+				 "sni, cert, kind, src, dst, port, action, rule, live, closed, all "
+				 "or limit)", key);
+			return error_reply(msg);
+		}
+	}
 	v = json_object_get(req, "id");
 	if (v != NULL) {
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
@@ -347,17 +397,53 @@ cmd_sessions(struct ps_mgmt *m, json_t *req)
 			return error_reply("\"limit\" must be an integer 1..100000");
 		f.limit = (unsigned int)json_integer_value(v);
 	}
-	v = json_object_get(req, "sni");
-	if (v != NULL && (f.sni = json_string_value(v)) == NULL)
-		return error_reply("\"sni\" must be a string (a glob, e.g. *.example.com)");
-	v = json_object_get(req, "cert");
-	if (v != NULL && (f.cert = json_string_value(v)) == NULL)
-		return error_reply("\"cert\" must be a string (a glob)");
-	v = json_object_get(req, "kind");
-	if (v != NULL && (f.kind = json_string_value(v)) == NULL)
-		return error_reply("\"kind\" must be a string (tls, smtp-starttls, http-connect, ...)");
-	f.live_only = json_is_true(json_object_get(req, "live"));
-	f.closed_only = json_is_true(json_object_get(req, "closed"));
+	v = json_object_get(req, "port");
+	if (v != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 65535)
+			return error_reply("\"port\" must be an integer 1..65535");
+		f.srv_port = (uint16_t)json_integer_value(v);
+	}
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		why = sess_str(req, strs[i].key, strs[i].max, strs[i].out);
+		if (why != NULL) {
+			snprintf(msg, sizeof(msg), "\"%s\" %s", strs[i].key, why);
+			return error_reply(msg);
+		}
+	}
+	if (f.action != NULL) {
+		for (j = 0; j < sizeof(actions) / sizeof(actions[0]); j++)
+			if (strcmp(f.action, actions[j]) == 0)
+				break;
+		if (j == sizeof(actions) / sizeof(actions[0]))
+			return error_reply("\"action\" must be decrypt, bypass, reject or drop");
+	}
+	/* Prefixes are parsed here, once, not per record. */
+	for (i = 0; i < 2; i++) {
+		const char *name = i == 0 ? "src" : "dst";
+
+		if (sess_str(req, name, 64, &text) != NULL ||
+		    (text != NULL && ps_sess_prefix_parse(text, i == 0 ? &f.src : &f.dst) < 0)) {
+			snprintf(msg, sizeof(msg), "\"%s\" must be an IPv4 or IPv6 address or "
+				 "prefix ADDRESS[/LENGTH]", name);
+			return error_reply(msg);
+		}
+	}
+	v = json_object_get(req, "live");
+	if (v != NULL && !json_is_boolean(v))
+		return error_reply("\"live\" must be true or false");
+	live = json_is_true(v);
+	v = json_object_get(req, "closed");
+	if (v != NULL && !json_is_boolean(v))
+		return error_reply("\"closed\" must be true or false");
+	closed = json_is_true(v);
+	v = json_object_get(req, "all");
+	if (v != NULL && !json_is_boolean(v))
+		return error_reply("\"all\" must be true or false");
+	all = json_is_true(v);
+	/* Live and closed together, or all, is both; neither is both too. */
+	f.live_only = live && !closed && !all;
+	f.closed_only = closed && !live && !all;
 	list = ps_sess_query(st, &f);
 	if (list == NULL)
 		return error_reply("out of memory");

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "ps_session.h"
@@ -80,6 +82,57 @@ ps_sess_store_fini(struct ps_sess_store *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/*
+ * Take the store's lock, spinning a while before sleeping: it is only ever
+ * held for a short copy or one slice of a search, and a worker put to
+ * sleep on it would come back late (waking a thread takes far longer than
+ * the wait). Workers also say when they wait, so that a search, which
+ * takes the lock slice by slice, lets them in between slices instead of
+ * taking it straight back (a mutex is not fair).
+ */
+static void
+store_lock(struct ps_sess_store *s, bool worker)
+{
+	unsigned int spins;
+
+	if (pthread_mutex_trylock(&s->lock) == 0)
+		return;
+	if (worker)
+		__atomic_add_fetch(&s->waiting, 1, __ATOMIC_RELAXED);
+	for (spins = 0; spins < 100000; spins++) {
+		cpu_relax();
+		if (pthread_mutex_trylock(&s->lock) == 0)
+			goto locked;
+	}
+	pthread_mutex_lock(&s->lock);
+locked:
+	if (worker)
+		__atomic_sub_fetch(&s->waiting, 1, __ATOMIC_RELAXED);
+}
+
+/* Take m (a session or a search's marker) out of the live list. */
+static void
+live_unlink(struct ps_sess_store *s, struct ps_sess_live *m)
+{
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		s->live = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	m->prev = m->next = NULL;
+}
+
 struct ps_sess_live *
 ps_sess_open(struct ps_sess_store *s, const struct ps_sess_rec *rec)
 {
@@ -90,7 +143,7 @@ ps_sess_open(struct ps_sess_store *s, const struct ps_sess_rec *rec)
 	l->rec = *rec;
 	l->rec.live = true;
 	l->prev = NULL;
-	pthread_mutex_lock(&s->lock);
+	store_lock(s, true);
 	l->rec.id = s->next_id++;
 	l->next = s->live;
 	if (s->live != NULL)
@@ -112,7 +165,7 @@ ps_sess_update(struct ps_sess_store *s, struct ps_sess_live *l, const struct ps_
 {
 	uint64_t id = l->rec.id;
 
-	pthread_mutex_lock(&s->lock);
+	store_lock(s, true);
 	l->rec = *rec;
 	l->rec.id = id;
 	l->rec.live = true;
@@ -125,13 +178,8 @@ ps_sess_close(struct ps_sess_store *s, struct ps_sess_live *l, const struct ps_s
 	uint64_t id = l->rec.id;
 	struct ps_sess_rec *slot;
 
-	pthread_mutex_lock(&s->lock);
-	if (l->prev != NULL)
-		l->prev->next = l->next;
-	else
-		s->live = l->next;
-	if (l->next != NULL)
-		l->next->prev = l->prev;
+	store_lock(s, true);
+	live_unlink(s, l);
 	s->n_live--;
 	slot = &s->ring[s->n_closed % s->keep];
 	*slot = *rec;
@@ -147,31 +195,134 @@ ps_sess_close(struct ps_sess_store *s, struct ps_sess_live *l, const struct ps_s
 	free(l);
 }
 
-static bool
-glob_ok(const char *pattern, const char *name)
+/*
+ * A glob prepared once per query. Most searches are "*.example.com" or a
+ * plain name: the literal text before the first wildcard and after the last
+ * one rule out nearly every record with two string comparisons. When '*' is
+ * the only wildcard, finding the literal pieces between the stars in order
+ * decides the rest; fnmatch() is left the patterns with '?', '[' or '\\'.
+ */
+struct glob {
+	const char *pat;		/* NULL: no criterion */
+	size_t len;
+	size_t head_len;		/* literal text before the first wildcard */
+	const char *tail;		/* literal text after the last wildcard */
+	size_t tail_len;
+	bool literal;			/* no wildcard: a case-insensitive comparison */
+	bool stars;			/* '*' the only wildcard: no fnmatch() needed */
+};
+
+/* The criteria of a query, prepared once: globs, and nothing per record. */
+struct query {
+	const struct ps_sess_filter *f;
+	struct glob host, sni, cert;
+};
+
+static void
+glob_prepare(struct glob *g, const char *pat)
 {
-	return name[0] != '\0' && fnmatch(pattern, name, FNM_CASEFOLD) == 0;
+	const char *first, *last = NULL, *p;
+	unsigned int n_stars = 0, n_meta = 0;
+
+	memset(g, 0, sizeof(*g));
+	g->pat = pat;
+	if (pat == NULL)
+		return;
+	g->len = strlen(pat);
+	g->tail = pat + g->len;		/* no literal tail until one is found */
+	if (strchr(pat, '\\') != NULL)
+		return;		/* escapes: leave every case to fnmatch() */
+	first = strpbrk(pat, "*?[");
+	if (first == NULL) {
+		g->literal = true;
+		return;
+	}
+	for (p = first; *p != '\0'; p++) {
+		/* ']' ends a bracket: the tail is what follows the last one. */
+		if (strchr("*?[]", *p) != NULL) {
+			last = p;
+			n_meta++;
+			n_stars += *p == '*';
+		}
+	}
+	g->head_len = (size_t)(first - pat);
+	g->tail = last + 1;
+	g->tail_len = strlen(g->tail);
+	g->stars = n_meta == n_stars;
 }
 
-/* Does the certificate carry a name matching pattern (CN or a DNS SAN)? */
+/*
+ * Does the middle of a '*'-only pattern, pat (n bytes, e.g. "*ab*cd*"),
+ * match name (len bytes)? Each piece between stars is found leftmost, in
+ * order: taking the earliest place never loses a match for the next.
+ */
 static bool
-cert_match(const char *pattern, const struct ps_sess_rec *r)
+stars_match(const char *pat, size_t n, const char *name, size_t len)
+{
+	size_t i = 0, at = 0;
+
+	while (i < n) {
+		size_t piece;
+
+		if (pat[i] == '*') {
+			i++;
+			continue;
+		}
+		for (piece = 0; i + piece < n && pat[i + piece] != '*'; piece++)
+			;
+		for (;; at++) {
+			if (at + piece > len)
+				return false;
+			if (strncasecmp(name + at, pat + i, piece) == 0)
+				break;
+		}
+		at += piece;
+		i += piece;
+	}
+	return true;
+}
+
+/* Does name (n bytes, not necessarily NUL-terminated) match g? */
+static bool
+glob_match(const struct glob *g, const char *name, size_t n)
+{
+	char buf[PS_SESS_SAN_MAX];
+
+	if (n == 0)
+		return false;
+	if (g->literal)
+		return n == g->len && strncasecmp(name, g->pat, n) == 0;
+	if (n < g->head_len + g->tail_len ||
+	    strncasecmp(name, g->pat, g->head_len) != 0 ||
+	    strncasecmp(name + n - g->tail_len, g->tail, g->tail_len) != 0)
+		return false;
+	if (g->stars)
+		return stars_match(g->pat + g->head_len, g->len - g->head_len - g->tail_len,
+				   name + g->head_len, n - g->head_len - g->tail_len);
+	if (name[n] != '\0') {
+		if (n >= sizeof(buf))
+			return false;
+		memcpy(buf, name, n);
+		buf[n] = '\0';
+		name = buf;
+	}
+	return fnmatch(g->pat, name, FNM_CASEFOLD) == 0;
+}
+
+/* Does the certificate carry a name matching g (CN or a DNS SAN)? */
+static bool
+cert_match(const struct glob *g, const struct ps_sess_rec *r)
 {
 	const char *p = r->cert_san;
 
-	if (glob_ok(pattern, r->cert_cn))
+	if (glob_match(g, r->cert_cn, strlen(r->cert_cn)))
 		return true;
 	while (*p != '\0') {
 		const char *end = strchr(p, ',');
 		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-		char name[PS_SESS_NAME_MAX + 8];
 
-		if (n > 4 && n < sizeof(name) && strncmp(p, "DNS:", 4) == 0) {
-			memcpy(name, p + 4, n - 4);
-			name[n - 4] = '\0';
-			if (glob_ok(pattern, name))
-				return true;
-		}
+		if (n > 4 && strncmp(p, "DNS:", 4) == 0 && glob_match(g, p + 4, n - 4))
+			return true;
 		if (end == NULL)
 			break;
 		p = end + 1;
@@ -179,18 +330,112 @@ cert_match(const char *pattern, const struct ps_sess_rec *r)
 	return false;
 }
 
-bool
-ps_sess_match(const struct ps_sess_rec *r, const struct ps_sess_filter *f)
+static bool
+prefix_match(const struct ps_sess_prefix *pfx, uint8_t family, const uint8_t *a)
 {
+	unsigned int full = pfx->len / 8u, rest = pfx->len % 8u;
+
+	if (pfx->family == 0)
+		return true;
+	if (pfx->family != family)
+		return false;
+	if (memcmp(a, pfx->addr, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ pfx->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static void
+query_prepare(struct query *q, const struct ps_sess_filter *f)
+{
+	q->f = f;
+	glob_prepare(&q->host, f->host);
+	glob_prepare(&q->sni, f->sni);
+	glob_prepare(&q->cert, f->cert);
+}
+
+/* Cheapest criteria first: most records fail on an integer or a prefix. */
+static bool
+query_match(const struct query *q, const struct ps_sess_rec *r)
+{
+	const struct ps_sess_filter *f = q->f;
+
 	if (f->id != 0 && r->id != f->id)
 		return false;
-	if (f->sni != NULL && !glob_ok(f->sni, r->sni))
+	if (f->srv_port != 0 && r->srv_port != f->srv_port)
 		return false;
-	if (f->cert != NULL && !cert_match(f->cert, r))
+	if (!prefix_match(&f->src, r->family, r->cli_addr) ||
+	    !prefix_match(&f->dst, r->family, r->srv_addr))
 		return false;
 	if (f->kind != NULL && strcmp(f->kind, r->kind) != 0)
 		return false;
+	if (f->action != NULL && strcmp(f->action, r->action) != 0)
+		return false;
+	if (f->rule != NULL && strcmp(f->rule, r->rule) != 0)
+		return false;
+	if (q->sni.pat != NULL && !glob_match(&q->sni, r->sni, strlen(r->sni)))
+		return false;
+	if (q->cert.pat != NULL && !cert_match(&q->cert, r))
+		return false;
+	if (q->host.pat != NULL && !glob_match(&q->host, r->sni, strlen(r->sni)) &&
+	    !cert_match(&q->host, r))
+		return false;
 	return true;
+}
+
+bool
+ps_sess_match(const struct ps_sess_rec *r, const struct ps_sess_filter *f)
+{
+	struct query q;
+
+	query_prepare(&q, f);
+	return query_match(&q, r);
+}
+
+int
+ps_sess_prefix_parse(const char *text, struct ps_sess_prefix *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned int i, max;
+	long len;
+
+	memset(out, 0, sizeof(*out));
+	if (text == NULL || strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, strlen(text) + 1);
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, out->addr) == 1)
+		out->family = 4;
+	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
+		out->family = 6;
+	else
+		return -EINVAL;
+	max = out->family == 4 ? 32 : 128;
+	len = (long)max;
+	if (slash != NULL) {
+		const char *l = slash + 1;
+
+		/* Digits only: strtol() would take " 8", "+8" or "0x8". */
+		if (*l < '0' || *l > '9')
+			goto bad;
+		len = strtol(l, &end, 10);
+		if (*end != '\0' || len > (long)max)
+			goto bad;
+	}
+	out->len = (uint8_t)len;
+	for (i = 0; i < 16; i++) {
+		unsigned int bit = i * 8u;
+
+		if (bit >= out->len)
+			out->addr[i] = 0;
+		else if (bit + 8 > out->len)
+			out->addr[i] &= (uint8_t)(0xff << (8 - (out->len - bit)));
+	}
+	return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return -EINVAL;
 }
 
 static void
@@ -261,40 +506,139 @@ ps_sess_rec_json(const struct ps_sess_rec *r)
 			"reason", r->verify_reason));
 	set_str(o, "close_reason", r->close_reason);
 	set_str(o, "rule", r->rule);
+	set_str(o, "action", r->action);
+	set_str(o, "decided_at", r->decided_at);
+	set_str(o, "policy_version", r->policy_version);
+	set_str(o, "shadow_rule", r->shadow_rule);
+	set_str(o, "shadow_action", r->shadow_action);
 	return o;
+}
+
+/*
+ * A search holds the lock for at most QUERY_SCAN records looked at or
+ * QUERY_BATCH copied out, then builds the JSON of its copies without it:
+ * over 100k live sessions a worker opening or closing one waits for one
+ * slice (tens of microseconds), never for the whole search. Between slices
+ * a marker node (id 0, which no session has) keeps the place in the live
+ * list: sessions open at the head and close anywhere, and both leave the
+ * marker where it is.
+ */
+#define QUERY_SCAN	256u
+#define QUERY_BATCH	64u
+
+/*
+ * Records are 3 KiB apart in memory, and a name search reads three places
+ * in each (SNI, CN, SANs): fetch them for the next record while this one
+ * is compared, or every record costs a handful of cache misses in a row.
+ */
+static inline void
+prefetch_rec(const struct ps_sess_rec *r)
+{
+	__builtin_prefetch(r);
+	__builtin_prefetch(r->sni);
+	__builtin_prefetch(r->cert_cn);
+	__builtin_prefetch(r->cert_san);
+}
+
+/* Put m just before l, which is in the list. */
+static void
+mark_insert(struct ps_sess_store *s, struct ps_sess_live *m, struct ps_sess_live *l)
+{
+	m->next = l;
+	m->prev = l->prev;
+	if (l->prev != NULL)
+		l->prev->next = m;
+	else
+		s->live = m;
+	l->prev = m;
+}
+
+/*
+ * Between slices: let the workers that queued up behind the last one have
+ * the lock first. Bounded: workers contending among themselves could keep
+ * the count above zero, and the search must end.
+ */
+static void
+yield_to_workers(struct ps_sess_store *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < 1000 && __atomic_load_n(&s->waiting, __ATOMIC_RELAXED) != 0; i++)
+		sched_yield();
 }
 
 json_t *
 ps_sess_query(struct ps_sess_store *s, const struct ps_sess_filter *f)
 {
 	json_t *out = json_array();
-	const struct ps_sess_live *l;
-	unsigned int n = 0;
-	uint64_t i, first;
+	struct ps_sess_rec *batch = malloc(QUERY_BATCH * sizeof(*batch));
+	struct ps_sess_live *mark = calloc(1, sizeof(*mark));
+	bool live_done = f->closed_only, marked = false, done = false;
+	uint64_t n = 0, i = 0;
+	struct query q;
 
-	if (out == NULL)
-		return NULL;
-	pthread_mutex_lock(&s->lock);
-	for (l = s->live; !f->closed_only && l != NULL; l = l->next) {
-		if (f->limit != 0 && n >= f->limit)
-			break;
-		if (ps_sess_match(&l->rec, f)) {
-			json_array_append_new(out, ps_sess_rec_json(&l->rec));
-			n++;
+	if (out == NULL || batch == NULL || mark == NULL) {
+		json_decref(out);
+		out = NULL;
+		goto out;
+	}
+	query_prepare(&q, f);
+	store_lock(s, false);
+	/* Records closed from now on were live when the search began. */
+	i = f->live_only ? 0 : s->n_closed;
+	while (!done) {
+		struct ps_sess_live *l;
+		unsigned int k = 0, scanned = 0, j;
+		uint64_t first;
+
+		if (!live_done) {
+			l = marked ? mark->next : s->live;
+			if (marked) {
+				live_unlink(s, mark);
+				marked = false;
+			}
+			for (; l != NULL && k < QUERY_BATCH && scanned < QUERY_SCAN; l = l->next) {
+				if (f->limit != 0 && n + k >= f->limit)
+					break;
+				if (l->next != NULL)
+					prefetch_rec(&l->next->rec);
+				if (l->rec.id == 0)
+					continue;	/* another search's marker */
+				scanned++;
+				if (query_match(&q, &l->rec))
+					batch[k++] = l->rec;
+			}
+			if (l == NULL || (f->limit != 0 && n + k >= f->limit)) {
+				live_done = true;
+			} else {
+				mark_insert(s, mark, l);
+				marked = true;
+			}
+		}
+		first = s->n_closed > s->keep ? s->n_closed - s->keep : 0;
+		for (; live_done && i > first && k < QUERY_BATCH && scanned < QUERY_SCAN; i--) {
+			const struct ps_sess_rec *r = &s->ring[(i - 1) % s->keep];
+
+			if (f->limit != 0 && n + k >= f->limit)
+				break;
+			scanned++;
+			if (query_match(&q, r))
+				batch[k++] = *r;
+		}
+		done = live_done && (i <= first || (f->limit != 0 && n + k >= f->limit));
+		pthread_mutex_unlock(&s->lock);
+
+		for (j = 0; j < k; j++)
+			json_array_append_new(out, ps_sess_rec_json(&batch[j]));
+		n += k;
+		if (!done) {
+			yield_to_workers(s);
+			store_lock(s, false);
 		}
 	}
-	first = s->n_closed > s->keep ? s->n_closed - s->keep : 0;
-	for (i = s->n_closed; !f->live_only && i > first; i--) {
-		const struct ps_sess_rec *r = &s->ring[(i - 1) % s->keep];
-
-		if (f->limit != 0 && n >= f->limit)
-			break;
-		if (ps_sess_match(r, f)) {
-			json_array_append_new(out, ps_sess_rec_json(r));
-			n++;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
+out:
+	free(mark);
+	free(batch);
 	return out;
 }
 
@@ -316,7 +660,7 @@ ps_sess_log_drain(struct ps_sess_store *s)
 	if (batch == NULL)
 		return 0;
 	do {
-		pthread_mutex_lock(&s->lock);
+		store_lock(s, false);
 		for (k = 0; k < LOG_BATCH && s->n_logged < s->n_closed; k++)
 			batch[k] = s->ring[s->n_logged++ % s->keep];
 		pthread_mutex_unlock(&s->lock);

@@ -82,15 +82,36 @@ struct ps_sess_rec {
 	uint64_t bytes[2];		/* plaintext (or relayed) bytes: [0] c->s, [1] s->c */
 	char close_reason[PS_SESS_WHY_MAX];
 	char rule[64];			/* policy rule that decided, "" none */
+	char action[12];		/* policy action taken: "decrypt", "bypass", "reject", "drop", "" none */
+	char decided_at[12];		/* "syn", "hello", "certificate", "" none */
+	char policy_version[80];	/* "GEN" or "GEN (VERSION)", "" no policy */
+	char shadow_rule[64];		/* shadow rule that would have decided, "" none */
+	char shadow_action[12];		/* what it would have done */
 	bool no_log;			/* the rule says: do not log */
 };
 
-/* A query: every criterion set must match. Globs are fnmatch(3), case-insensitive. */
+/* An address prefix of a query; host bits are cleared by ps_sess_prefix_parse(). */
+struct ps_sess_prefix {
+	uint8_t family;			/* 0: any address, 4 or 6 */
+	uint8_t len;			/* bits: 0..32 or 0..128 */
+	uint8_t addr[16];
+};
+
+/*
+ * A query: every criterion set must match. Globs are fnmatch(3),
+ * case-insensitive; strings are NULL for "any".
+ */
 struct ps_sess_filter {
 	uint64_t id;			/* 0: any */
-	const char *sni;		/* NULL: any */
-	const char *cert;		/* subject CN or any DNS SAN */
+	const char *host;		/* SNI, subject CN or any DNS SAN: how operators search */
+	const char *sni;		/* SNI only */
+	const char *cert;		/* subject CN or any DNS SAN only */
 	const char *kind;		/* exact: "tls", "smtp-starttls", "http-connect", ... */
+	const char *action;		/* exact: "decrypt", "bypass", "reject", "drop" */
+	const char *rule;		/* exact rule name */
+	struct ps_sess_prefix src;	/* client address */
+	struct ps_sess_prefix dst;	/* server address */
+	uint16_t srv_port;		/* 0: any */
 	bool live_only;
 	bool closed_only;
 	unsigned int limit;		/* 0: all */
@@ -100,6 +121,7 @@ struct ps_sess_live;
 
 struct ps_sess_store {
 	pthread_mutex_t lock;
+	unsigned int waiting;		/* workers blocked on the lock (atomic) */
 	uint64_t next_id;
 	struct ps_sess_live *live;	/* doubly linked list */
 	uint64_t n_live;
@@ -143,7 +165,11 @@ void ps_sess_close(struct ps_sess_store *s, struct ps_sess_live *l,
 
 /*
  * Records matching f, most recent first (live ones, then closed ones), as
- * a JSON array (new reference), NULL when out of memory.
+ * a JSON array (new reference), NULL when out of memory. The lock is held
+ * for a bounded slice of the store at a time, never for a whole search or
+ * any JSON: a session that ends while a long search runs may be missing
+ * from the answer; none appears twice, and closed records are those closed
+ * before the search began.
  */
 json_t *ps_sess_query(struct ps_sess_store *s, const struct ps_sess_filter *f);
 
@@ -155,6 +181,13 @@ json_t *ps_sess_rec_json(const struct ps_sess_rec *r);
 
 /* True when r matches f (live/closed, limit aside). */
 bool ps_sess_match(const struct ps_sess_rec *r, const struct ps_sess_filter *f);
+
+/*
+ * Parse "ADDRESS" or "ADDRESS/LENGTH" (IPv4 or IPv6) into out, clearing
+ * host bits: "10.1.2.3/8" is 10.0.0.0/8, a bare address is a host. 0 or
+ * -EINVAL.
+ */
+int ps_sess_prefix_parse(const char *text, struct ps_sess_prefix *out);
 
 const char *ps_sess_state_name(enum ps_sess_state st);
 
