@@ -148,3 +148,30 @@ out:
 	close(fd);
 	return rc;
 }
+
+json_t *
+ctl_call(const char *path, json_t *request, int timeout_ms)
+{
+	json_t *reply = NULL;
+	char err[512];
+	int rc;
+
+	if (request == NULL) {
+		fprintf(stderr, "plainsight-ctl: out of memory\n");
+		return NULL;
+	}
+	rc = ctl_request(path, request, timeout_ms, &reply, err, sizeof(err));
+	json_decref(request);
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-ctl: %s\n", err);
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+
+		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n", e != NULL ? e : "error");
+		json_decref(reply);
+		return NULL;
+	}
+	return reply;
+}

@@ -20,4 +20,11 @@
 int ctl_request(const char *path, json_t *request, int timeout_ms,
 		json_t **reply, char *err, size_t errlen);
 
+/*
+ * ctl_request() for a command: the reply when it says "ok", else NULL after
+ * one line on stderr (unreachable, or the data plane's error). request is
+ * consumed.
+ */
+json_t *ctl_call(const char *path, json_t *request, int timeout_ms);
+
 #endif /* CTL_CLIENT_H */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "ctl_client.h"
+#include "ctl_bypass.h"
 #include "ctl_policy.h"
 #include "ctl_sessions.h"
 #include "ps_version.h"
@@ -38,6 +39,7 @@ usage(FILE *f)
 		"  sessions    session records, searchable by SNI or certificate name\n"
 		"              (sessions --help for its options)\n");
 	ctl_policy_usage(f);
+	ctl_bypass_usage(f);
 	fprintf(f,
 		"\n"
 		"options:\n"
@@ -158,6 +160,10 @@ print_stats(json_t *r)
 		       json_object_get(r, "tcp"));
 	print_counters("tls interception (non-zero):", json_object_get(r, "tls"));
 	print_counters("tool ports (non-zero):", json_object_get(r, "tools"));
+	print_counters("policy rule hits:", json_object_get(json_object_get(r, "policy_rules"),
+							   "policy"));
+	print_counters("shadow rule hits (would have decided):",
+		       json_object_get(json_object_get(r, "policy_rules"), "shadow"));
 }
 
 int
@@ -172,10 +178,9 @@ main(int argc, char **argv)
 	};
 	const char *path = CTL_DEFAULT_SOCKET;
 	const char *cmd;
-	json_t *req, *reply = NULL;
-	char err[512];
+	json_t *reply;
 	bool as_json = false;
-	int opt, rc;
+	int opt;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+s:jVh", opts, NULL)) != -1) {
@@ -207,9 +212,11 @@ main(int argc, char **argv)
 		return ctl_sessions_main(path, as_json, argc - optind, argv + optind);
 	if (strcmp(cmd, "policy") == 0)
 		return ctl_policy_main(path, as_json, argc - optind, argv + optind);
+	if (strcmp(cmd, "bypass") == 0)
+		return ctl_bypass_main(path, as_json, argc - optind, argv + optind);
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0) {
 		fprintf(stderr, "plainsight-ctl: unknown command \"%s\" "
-			"(expected status, stats, sessions or policy)\n", cmd);
+			"(expected status, stats, sessions, policy or bypass)\n", cmd);
 		return 2;
 	}
 	if (optind + 1 < argc) {
@@ -218,19 +225,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	req = json_pack("{s:s}", "cmd", cmd);
-	rc = ctl_request(path, req, CTL_TIMEOUT_MS, &reply, err, sizeof(err));
-	json_decref(req);
-	if (rc < 0) {
-		fprintf(stderr, "plainsight-ctl: %s\n", err);
+	reply = ctl_call(path, json_pack("{s:s}", "cmd", cmd), CTL_TIMEOUT_MS);
+	if (reply == NULL)
 		return 1;
-	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n",
-			str(reply, "error"));
-		json_decref(reply);
-		return 1;
-	}
 	if (as_json) {
 		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("\n");

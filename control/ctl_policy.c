@@ -9,6 +9,11 @@
  * file is too large, out of memory) is printed as the library wrote it.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,7 +26,7 @@
 #include "ctl_policy.h"
 #include "ps_policy.h"
 
-#define POLICY_CMDS	"check or apply"
+#define POLICY_CMDS	"check, apply, show, watch or clear-shadow"
 #define CTL_POLICY_TIMEOUT_MS	30000
 
 /* One message of the library, split into its parts. */
@@ -41,7 +46,11 @@ ctl_policy_usage(FILE *f)
 	fprintf(f, "  policy      check FILE: validate a policy file here, print every\n"
 		   "              error (no data plane needed; policy check --help)\n"
 		   "              apply FILE: check it, then make it the data plane's live\n"
-		   "              policy (the running one stays on any error)\n");
+		   "              policy (the running one stays on any error; a policy\n"
+		   "              with \"shadow\": true becomes the shadow policy)\n"
+		   "              show: the running policies, their rules and hits\n"
+		   "              watch FILE: apply FILE now and whenever it changes\n"
+		   "              clear-shadow: remove the shadow policy\n");
 }
 
 static void
@@ -371,10 +380,13 @@ policy_apply(const char *sock, const char *file, bool as_json)
 	if (as_json) {
 		print_json(json_incref(reply));
 	} else if (json_is_true(json_object_get(reply, "ok"))) {
-		printf("%s: applied (%" JSON_INTEGER_FORMAT " rules, generation %"
+		printf("%s: applied%s (%" JSON_INTEGER_FORMAT " rules, generation %"
 		       JSON_INTEGER_FORMAT ")\n", file,
+		       json_is_true(json_object_get(reply, "shadow")) ? " as the shadow policy" : "",
 		       json_integer_value(json_object_get(reply, "rules")),
 		       json_integer_value(json_object_get(reply, "generation")));
+		json_array_foreach(json_object_get(reply, "warnings"), i, e)
+			printf("  warning: %s\n", json_string_value(e));
 	} else {
 		fprintf(stderr, "plainsight-ctl: data plane answered: %s\n",
 			json_string_value(json_object_get(reply, "error")));
@@ -384,6 +396,140 @@ policy_apply(const char *sock, const char *file, bool as_json)
 	rc = json_is_true(json_object_get(reply, "ok")) ? 0 : 1;
 	json_decref(reply);
 	return rc;
+}
+
+static void
+show_rule(json_t *r, const char *name)
+{
+	json_t *tools = json_object_get(r, "tools"), *t;
+	char extra[256] = "";
+	size_t i, n = 0;
+
+	if (json_string_value(json_object_get(r, "tls_profile")) != NULL)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, " profile=%s",
+				      json_string_value(json_object_get(r, "tls_profile")));
+	if (n < sizeof(extra) && json_string_value(json_object_get(r, "on_invalid_cert")) != NULL)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, " on_invalid_cert=%s",
+				      json_string_value(json_object_get(r, "on_invalid_cert")));
+	if (n < sizeof(extra) && tools != NULL) {
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, " tools=");
+		json_array_foreach(tools, i, t)
+			if (n < sizeof(extra))
+				n += (size_t)snprintf(extra + n, sizeof(extra) - n, "%s%s",
+						      i > 0 ? "," : "", json_string_value(t));
+		if (json_array_size(tools) == 0 && n < sizeof(extra))
+			snprintf(extra + n, sizeof(extra) - n, "(none)");
+	}
+	printf("  %-24s %-8s %12" JSON_INTEGER_FORMAT "%s%s%s\n", name,
+	       json_string_value(json_object_get(r, "action")),
+	       json_integer_value(json_object_get(r, "hits")),
+	       json_is_true(json_object_get(r, "shadow")) ? "  shadow" : "",
+	       json_is_true(json_object_get(r, "log")) ? "  log" : "", extra);
+}
+
+static void
+show_one(json_t *p, const char *title)
+{
+	json_t *r;
+	size_t i;
+
+	if (p == NULL || json_is_null(p)) {
+		printf("%s: none\n", title);
+		return;
+	}
+	printf("%s: %s\n  version %s, sha256 %.16s..., %zu rules\n", title,
+	       json_string_value(json_object_get(p, "path")),
+	       json_string_value(json_object_get(p, "version")),
+	       json_string_value(json_object_get(p, "sha256")),
+	       json_array_size(json_object_get(p, "rules")));
+	printf("  %-24s %-8s %12s\n", "RULE", "ACTION", "HITS");
+	json_array_foreach(json_object_get(p, "rules"), i, r)
+		show_rule(r, json_string_value(json_object_get(r, "name")));
+	show_rule(json_object_get(p, "default"), "(default)");
+}
+
+static int
+policy_show(const char *sock, bool as_json)
+{
+	json_t *reply = ctl_call(sock, json_pack("{s:s}", "cmd", "policy_show"),
+				 CTL_POLICY_TIMEOUT_MS);
+
+	if (reply == NULL)
+		return 1;
+	if (as_json) {
+		json_object_del(reply, "ok");
+		print_json(reply);
+		return 0;
+	}
+	show_one(json_object_get(reply, "policy"), "policy");
+	show_one(json_object_get(reply, "shadow_policy"), "shadow policy");
+	json_decref(reply);
+	return 0;
+}
+
+static int
+policy_clear_shadow(const char *sock)
+{
+	json_t *reply = ctl_call(sock, json_pack("{s:s, s:n, s:b}", "cmd", "policy_apply",
+						 "path", "shadow", 1), CTL_POLICY_TIMEOUT_MS);
+
+	if (reply == NULL)
+		return 1;
+	printf("shadow policy removed\n");
+	json_decref(reply);
+	return 0;
+}
+
+static volatile sig_atomic_t watch_stop;
+
+static void
+on_watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+/*
+ * policy watch FILE: apply FILE, then again each time its content changes
+ * (checked every second by modification time, size and inode: editors
+ * that replace the file are seen too). A bad version is reported and the
+ * running policy stays; the next good one is applied. Runs until SIGINT
+ * or SIGTERM.
+ */
+static int
+policy_watch(const char *sock, const char *file, bool as_json)
+{
+	struct stat st, last;
+	bool have = false;
+
+	memset(&last, 0, sizeof(last));
+	signal(SIGINT, on_watch_signal);
+	signal(SIGTERM, on_watch_signal);
+	while (!watch_stop) {
+		if (stat(file, &st) < 0) {
+			if (have || last.st_ino == 0)
+				fprintf(stderr, "plainsight-ctl: policy watch: %s: %s (waiting)\n",
+					file, strerror(errno));
+			have = false;
+			last.st_ino = 1;
+		} else if (!have || st.st_mtim.tv_sec != last.st_mtim.tv_sec ||
+			   st.st_mtim.tv_nsec != last.st_mtim.tv_nsec ||
+			   st.st_size != last.st_size || st.st_ino != last.st_ino) {
+			/* Let a writer finish before reading. */
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+			if (stat(file, &st) == 0) {
+				last = st;
+				have = true;
+				(void)policy_apply(sock, file, as_json);
+				fflush(stdout);
+				fflush(stderr);
+			}
+		}
+		sleep(1);
+	}
+	return 0;
 }
 
 /* See ctl_policy.h. */
@@ -402,7 +548,17 @@ ctl_policy_main(const char *sock, bool as_json, int argc, char **argv)
 			"(expected " POLICY_CMDS ")\n");
 		return 2;
 	}
-	if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "apply") != 0) {
+	if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "clear-shadow") == 0) {
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json") != 0)) {
+			fprintf(stderr, "plainsight-ctl: policy %s takes no argument\n", argv[1]);
+			return 2;
+		}
+		if (strcmp(argv[1], "show") == 0)
+			return policy_show(sock, as_json || argc == 3);
+		return policy_clear_shadow(sock);
+	}
+	if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "apply") != 0 &&
+	    strcmp(argv[1], "watch") != 0) {
 		fprintf(stderr, "plainsight-ctl: unknown command \"policy %s\" "
 			"(expected policy " POLICY_CMDS ")\n", argv[1]);
 		return 2;
@@ -437,5 +593,7 @@ ctl_policy_main(const char *sock, bool as_json, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "apply") == 0)
 		return policy_apply(sock, argv[optind], as_json);
+	if (strcmp(argv[0], "watch") == 0)
+		return policy_watch(sock, argv[optind], as_json);
 	return policy_check(argv[optind], as_json, false);
 }

@@ -219,6 +219,29 @@ main(int argc, char **argv)
 		snprintf(cfg.socket_path, sizeof(cfg.socket_path), "%s",
 			 socket_path);
 	}
+	if (cfg.policy_file[0] != '\0') {
+		/* The policy's global settings override the configuration's. */
+		static struct ps_pol_errors perr;
+		struct ps_pol *pol = NULL;
+		unsigned int e;
+
+		rc = ps_pol_load(cfg.policy_file, &pol, &perr);
+		if (rc == 0)
+			rc = ps_policy_settings_to_config(pol, &cfg, err, sizeof(err));
+		else if (perr.n == 0)
+			snprintf(err, sizeof(err), "%.200s: cannot load the policy: %s",
+				 cfg.policy_file, strerror(-rc));
+		else
+			err[0] = '\0';
+		ps_pol_free(pol);
+		if (rc < 0) {
+			for (e = 0; e < perr.n; e++)
+				fprintf(stderr, "plainsight-dp: %s\n", perr.msg[e]);
+			if (err[0] != '\0')
+				fprintf(stderr, "plainsight-dp: %s\n", err);
+			return EXIT_FAILURE;
+		}
+	}
 	/* Keys and certificates are checked with the configuration. */
 	dp.cfg = &cfg;
 	dp.checking = check_only;
@@ -287,7 +310,7 @@ main(int argc, char **argv)
 		static struct ps_pol_errors perr;
 		unsigned int e;
 
-		rc = ps_policy_apply(&dp, cfg.policy_file, &perr);
+		rc = ps_policy_apply(&dp, cfg.policy_file, &perr, NULL);
 		if (rc < 0) {
 			for (e = 0; e < perr.n; e++)
 				fprintf(stderr, "plainsight-dp: %s\n", perr.msg[e]);

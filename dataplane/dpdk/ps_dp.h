@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
@@ -25,6 +27,9 @@
 #include "ps_config.h"
 #include "ps_policy.h"
 #include "ps_stats.h"
+
+struct ps_policy_rt;
+struct ps_profile_ctx;
 
 #define PS_RXQ_PER_WORKER_MAX	(PS_PORTS_MAX * 4)
 #define PS_SCRATCH_SIZE		(64 * 1024 + 256)
@@ -109,11 +114,15 @@ struct ps_dp {
 	 * read it without locks; the management thread swaps it and frees
 	 * the old one once every worker has passed a quiescent state (QSBR).
 	 */
-	struct ps_pol *policy;
+	struct ps_policy_rt *policy;
+	struct ps_policy_rt *shadow_policy;	/* NULL: none; records only */
 	struct rte_rcu_qsbr *rcu;
 	pthread_mutex_t policy_lock;	/* one writer at a time */
-	char policy_path[PS_PATH_MAX];
 	uint64_t policy_generation;
+	/* Upstream TLS contexts of the policies' profiles, by content; kept
+	 * until exit (connections borrow them), at most PS_PROFILES_MAX. */
+	struct ps_profile_ctx *profiles;
+	unsigned int n_profiles;
 	/* Out-of-band tool ports: ports[] index and settings of each. */
 	unsigned int n_tools;
 	uint16_t tool_port[PS_PORTS_MAX + 1];	/* PS_TOOL_PORT_RECORDER: the recorder */
@@ -166,15 +175,28 @@ void ps_tls_stop(struct ps_dp *dp);
 
 /*
  * Load the policy at path and make it the live one (NULL path: none, every
- * selected flow is decrypted). Workers see it at their next decision; the
- * old one is freed once no worker can still use it. On error the running
- * policy stays; errs (may be NULL) gets every problem. Main thread at
- * start, then the management thread only.
+ * selected flow is decrypted; a wholly shadow policy goes to the shadow
+ * slot). Workers see it at their next decision; the old one is freed once
+ * no worker can still use it. On error the running policy stays; errs
+ * (may be NULL) gets every problem, warnings (may be NULL) the settings
+ * that wait for a restart. Main thread at start, then the management
+ * thread only.
  */
-int ps_policy_apply(struct ps_dp *dp, const char *path, struct ps_pol_errors *errs);
+int ps_policy_apply(struct ps_dp *dp, const char *path, struct ps_pol_errors *errs,
+		    json_t *warnings);
+
+/* Wall clock, ms since the epoch (session records, policy times). */
+static inline uint64_t
+ps_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* The policy a worker decides with; call between two quiescent states. */
-static inline const struct ps_pol *
+static inline const struct ps_policy_rt *
 ps_policy_current(const struct ps_dp *dp)
 {
 	return __atomic_load_n(&dp->policy, __ATOMIC_ACQUIRE);

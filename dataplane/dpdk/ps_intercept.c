@@ -48,7 +48,7 @@ struct ps_flow_tls {
 	struct ps_flow_ctx *f;
 	struct ps_sess_live *sess;	/* its session record, once the hello is read */
 	uint8_t sess_state;		/* stage state the record was last written at */
-	bool no_log;			/* the policy rule says: do not log it */
+	struct ps_decision dec;		/* what the policy said, for the record */
 	uint64_t start_ms;
 	unsigned int n_tools;
 	struct ps_tool_conv conv[];	/* one per out-of-band tool port */
@@ -141,30 +141,15 @@ tool_frame_put(void *ctx, enum ps_tool_dir dir, uint32_t len)
 		ps_worker_tx(w, w->cur_tool, m);
 }
 
-/* The policy at the ClientHello. */
-static int
-tap_decide(void *arg, const struct ps_tls_client_hello *h, char *rule, size_t len)
+/* The policy at the ClientHello, and at the certificate when it needs it. */
+static void
+tap_decide(void *arg, const struct ps_tls_client_hello *h, X509 *cert, struct ps_tls_policy_verdict *v)
 {
 	struct ps_flow_tls *x = arg;
 	struct ps_worker *w = x->w;
-	bool log = true;
-	enum ps_pol_action a;
 
-	a = ps_decide_hello(w->dp, &x->f->px.to_srv,
-			    w->dp->ports[x->f->port[PS_SIDE_CLI]].cfg->group, h, rule, len, &log);
-	x->no_log = !log;
-	switch (a) {
-	case PS_POL_BYPASS:
-		return PS_TLS_DECIDE_BYPASS;
-	case PS_POL_REJECT:
-		return PS_TLS_DECIDE_REJECT;
-	case PS_POL_DROP:
-		return PS_TLS_DECIDE_DROP;
-	case PS_POL_DECRYPT:
-	case PS_POL_UNDECIDED:	/* certificate criteria: not in the policy yet */
-	default:
-		return PS_TLS_DECIDE_DECRYPT;
-	}
+	ps_decide_tls(w, &x->f->px.to_srv, w->dp->ports[x->f->port[PS_SIDE_CLI]].cfg->group,
+		      h, cert, &x->dec, v);
 }
 
 static void
@@ -176,6 +161,8 @@ tap_open(void *arg, const struct ps_tls_flow *t)
 
 	(void)t;
 	for (i = 0; i < x->n_tools; i++) {
+		if (!(x->dec.tools & (UINT64_C(1) << i)))
+			continue;	/* not in this rule's tool chain */
 		w->cur_tool = w->dp->tool_port[i];
 		(void)ps_tool_open(&x->conv[i], &w->dp->tool_cfg[i], &x->f->px.to_srv,
 				   (uint32_t)rte_rand(), (uint32_t)rte_rand(), &w->tool_io);
@@ -190,6 +177,8 @@ tap_data(void *arg, int dir, const uint8_t *p, uint32_t n)
 	unsigned int i;
 
 	for (i = 0; i < x->n_tools; i++) {
+		if (!(x->dec.tools & (UINT64_C(1) << i)))
+			continue;
 		w->cur_tool = w->dp->tool_port[i];
 		ps_tool_data(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, p, n,
 			     &w->tool_io);
@@ -204,6 +193,8 @@ tap_close(void *arg, int dir, bool reset)
 	unsigned int i;
 
 	for (i = 0; i < x->n_tools; i++) {
+		if (!(x->dec.tools & (UINT64_C(1) << i)))
+			continue;
 		w->cur_tool = w->dp->tool_port[i];
 		ps_tool_close(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, reset,
 			      &w->tool_io);
@@ -211,15 +202,6 @@ tap_close(void *arg, int dir, bool reset)
 }
 
 /* ---- session records ---- */
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 sess_fill(struct ps_worker *w, const struct ps_flow_ctx *f, struct ps_sess_rec *r)
@@ -238,7 +220,19 @@ sess_fill(struct ps_worker *w, const struct ps_flow_ctx *f, struct ps_sess_rec *
 	snprintf(r->ingress, sizeof(r->ingress), "%s",
 		 w->dp->ports[f->port[PS_SIDE_CLI]].cfg->name);
 	ps_tls_flow_describe(&x->t, r);
-	r->no_log = x->no_log;
+	r->no_log = !x->dec.log;
+	if (x->dec.at != NULL) {
+		snprintf(r->decided_at, sizeof(r->decided_at), "%s", x->dec.at);
+		snprintf(r->policy_version, sizeof(r->policy_version), "%s", x->dec.version);
+		if (x->dec.action != PS_POL_UNDECIDED)
+			snprintf(r->action, sizeof(r->action), "%s",
+				 ps_pol_action_name(x->dec.action));
+		if (x->dec.shadow_action != NULL) {
+			snprintf(r->shadow_rule, sizeof(r->shadow_rule), "%s", x->dec.shadow_rule);
+			snprintf(r->shadow_action, sizeof(r->shadow_action), "%s",
+				 x->dec.shadow_action);
+		}
+	}
 	if (r->state == PS_SESS_PASSTHROUGH) {
 		r->bytes[0] = f->px.relayed[0];
 		r->bytes[1] = f->px.relayed[1];
@@ -255,8 +249,11 @@ sess_track(struct ps_worker *w, struct ps_flow_ctx *f)
 	if (x == NULL || !w->dp->sessions_on || x->t.state == x->sess_state)
 		return;
 	sess_fill(w, f, &rec);
-	if (x->sess == NULL)
+	if (x->sess == NULL) {
 		x->sess = ps_sess_open(&w->dp->sessions, &rec);
+		if (x->sess != NULL)
+			x->t.sess_id = ps_sess_id(x->sess);
+	}
 	else
 		ps_sess_update(&w->dp->sessions, x->sess, &rec);
 	x->sess_state = x->t.state;
@@ -271,7 +268,7 @@ sess_end(struct ps_worker *w, struct ps_flow_ctx *f)
 	if (x == NULL || x->sess == NULL)
 		return;
 	sess_fill(w, f, &rec);
-	rec.end_ms = wall_ms();
+	rec.end_ms = ps_wall_ms();
 	if (rec.close_reason[0] == '\0')
 		snprintf(rec.close_reason, sizeof(rec.close_reason), "%s",
 			 (f->px.flags & PS_PROXY_F_RESET) ? "reset" : "closed");
@@ -283,7 +280,7 @@ sess_end(struct ps_worker *w, struct ps_flow_ctx *f)
 static int
 tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 {
-	unsigned int n_tools = w->dp->n_tools, i;
+	unsigned int n_tools = w->dp->n_tools;
 	struct ps_flow_tls *x;
 	uint8_t key[sizeof(syn->dst) + 2];
 
@@ -294,7 +291,7 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	x->f = f;
 	x->n_tools = n_tools;
 	x->sess_state = PS_TLSF_ST_HELLO;	/* no record until the hello is read */
-	x->start_ms = wall_ms();
+	x->start_ms = ps_wall_ms();
 	x->tap.decide = tap_decide;
 	x->tap.open = tap_open;
 	x->tap.data = tap_data;
@@ -306,9 +303,10 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	key[sizeof(syn->dst) + 1] = (uint8_t)syn->dport;
 	(void)ps_tls_flow_init(&x->t, &w->dp->icpt, &w->tls_stats, &x->tap, key, sizeof(key));
 	ps_tls_flow_set_addrs(&x->t, syn->l3 == PS_L3_IPV6 ? 6 : 4, syn->src.b, syn->dst.b);
-	for (i = 0; i < w->dp->cfg->n_starttls_ports; i++)
-		if (w->dp->cfg->starttls_ports[i] == syn->dport)
-			ps_tls_flow_set_starttls(&x->t, true);
+	ps_tls_flow_set_srv_port(&x->t, syn->dport);
+	x->dec.log = true;
+	x->dec.tools = w->dp->n_tools >= 64 ? UINT64_MAX : (UINT64_C(1) << w->dp->n_tools) - 1;
+	ps_tls_flow_set_starttls(&x->t, ps_policy_starttls(w->dp, syn->dport));
 	f->tls = x;
 	ps_proxy_set_stage(&f->px, &x->t.stage);
 	return 0;
@@ -446,6 +444,7 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 	  const struct ps_flow_key *key, uint32_t hash)
 {
 	const struct ps_dp_port *in = &w->dp->ports[in_idx];
+	struct ps_decision d = { .at = NULL };
 	struct ps_flow_handle h;
 	struct ps_flow_ctx *f;
 	int err, rc;
@@ -465,7 +464,9 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 		c2s.tcp.dport = p->dport;
 		c2s.eth.n_vlans = p->n_vlans > 0 ? 1 : 0;
 		c2s.eth.vlan_tci[0] = p->n_vlans > 0 ? p->vlan_tci[0] : 0;
-		switch (ps_decide_syn(w->dp, &c2s, in->cfg->group)) {
+		c2s.tcp.sport = p->sport;
+		ps_decide_syn(w, &c2s, in->cfg->group, &d);
+		switch (d.action) {
 		case PS_POL_BYPASS:
 			w->stats.flow[PS_FLOW_POLICY_BYPASSED]++;
 			return PS_ICPT_BRIDGE;
@@ -478,7 +479,7 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 	}
 	f = ps_flow_insert(w->flows, key, hash, &h, &err);
 	if (f == NULL) {
-		if (w->dp->cfg->overflow == PS_OVERFLOW_DROP) {
+		if (ps_policy_overflow(w->dp) == PS_OVERFLOW_DROP) {
 			w->stats.flow[PS_FLOW_TABLE_FULL_DROPPED]++;
 			return PS_ICPT_DROP;
 		}
@@ -505,6 +506,11 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 		(void)ps_flow_remove(w->flows, h);
 		w->stats.flow[PS_FLOW_OPEN_FAILED]++;
 		return PS_ICPT_BRIDGE;
+	}
+	if (f->tls != NULL && d.at != NULL) {
+		/* Decided at the SYN: the record says so until the hello decides. */
+		d.tools = f->tls->dec.tools;
+		f->tls->dec = d;
 	}
 	w->stats.flow[PS_FLOW_OPENED]++;
 	flow_settle(w, f);

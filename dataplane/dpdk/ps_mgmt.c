@@ -7,6 +7,7 @@
  * "error". The thread only reads worker counters; it never touches the packet
  * path.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "ps_decide.h"
 #include "ps_dp.h"
 #include "ps_record.h"
 #include "ps_version.h"
@@ -101,10 +103,19 @@ cmd_status(struct ps_mgmt *m)
 			"stopping" : "running",
 		"ports", ports,
 		"workers", workers);
-	json_object_set_new(r, "policy", json_pack("{s:s, s:i, s:I}",
-		"path", dp->policy_path,
-		"rules", dp->policy != NULL ? (int)ps_pol_n_rules(dp->policy) : 0,
+	pthread_mutex_lock(&m->dp->policy_lock);
+	json_object_set_new(r, "policy", json_pack("{s:s, s:i, s:s, s:s, s:I}",
+		"path", dp->policy != NULL ? dp->policy->path : "",
+		"rules", dp->policy != NULL ? (int)ps_pol_n_rules(dp->policy->pol) : 0,
+		"version", dp->policy != NULL ? dp->policy->version : "",
+		"sha256", dp->policy != NULL ? ps_pol_hash(dp->policy->pol) : "",
 		"generation", (json_int_t)dp->policy_generation));
+	if (dp->shadow_policy != NULL)
+		json_object_set_new(r, "shadow_policy", json_pack("{s:s, s:i, s:s}",
+			"path", dp->shadow_policy->path,
+			"rules", (int)ps_pol_n_rules(dp->shadow_policy->pol),
+			"version", dp->shadow_policy->version));
+	pthread_mutex_unlock(&m->dp->policy_lock);
 	json_object_set_new(r, "dispatch", json_string(dp->n_workers == 1 ?
 		"single worker" : dp->rss_dispatch ? "symmetric RSS" : "software"));
 	return r;
@@ -179,6 +190,36 @@ counters_json(const struct ps_dp *dp, json_t *obj, size_t off, unsigned int firs
 		snprintf(key, sizeof(key), "%s%s", prefix, name(i));
 		json_object_set_new(obj, key, json_integer((json_int_t)v));
 	}
+}
+
+/* Hits per rule of the running policies: {"policy": {RULE: N}, "shadow": {...}}. */
+static json_t *
+policy_hits(struct ps_dp *dp)
+{
+	json_t *show = ps_policy_show(dp), *out = json_object(), *p, *r;
+	const char *slot;
+	size_t i;
+
+	if (show == NULL || out == NULL) {
+		json_decref(show);
+		return out != NULL ? out : json_object();
+	}
+	json_object_foreach(show, slot, p) {
+		json_t *h = json_object();
+
+		if (json_is_null(p) || h == NULL) {
+			json_decref(h);
+			continue;
+		}
+		json_array_foreach(json_object_get(p, "rules"), i, r)
+			json_object_set(h, json_string_value(json_object_get(r, "name")),
+					json_object_get(r, "hits"));
+		json_object_set(h, "(default)", json_object_get(json_object_get(p, "default"),
+								 "hits"));
+		json_object_set_new(out, strcmp(slot, "policy") == 0 ? "policy" : "shadow", h);
+	}
+	json_decref(show);
+	return out;
 }
 
 static json_t *
@@ -274,10 +315,10 @@ cmd_stats(struct ps_mgmt *m)
 			"frames", (json_int_t)fr, "bytes", (json_int_t)by,
 			"files", (json_int_t)fi, "write_errors", (json_int_t)er));
 	}
-	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
 			 "ports", ports, "parser", parser, "bridge", bridge,
 			 "flows", flows, "tcp", tcp, "tls", tls, "tools", tools,
-			 "workers", workers);
+			 "workers", workers, "policy_rules", policy_hits(m->dp));
 }
 
 static json_t *
@@ -288,34 +329,170 @@ error_reply(const char *msg)
 
 /*
  * {"cmd":"policy_apply", "path":"/abs/policy.json"}: load, compile and make
- * it the live policy; on any error the running policy stays and every
- * problem is in "errors". {"path":null}: no policy (decrypt all selected).
+ * it the live policy (a wholly shadow one: the live shadow policy); on any
+ * error the running policy stays and every problem is in "errors".
+ * {"path":null}: no policy (decrypt all selected); with "shadow":true, no
+ * shadow policy. "warnings": settings that wait for a restart.
  */
 static json_t *
 cmd_policy_apply(struct ps_mgmt *m, json_t *req)
 {
 	static struct ps_pol_errors errs;	/* only this thread applies */
-	json_t *v = json_object_get(req, "path"), *list;
+	json_t *v = json_object_get(req, "path"), *list, *warnings;
 	const char *path = json_string_value(v);
+	struct ps_policy_rt *rt = NULL;
+	bool shadow = json_is_true(json_object_get(req, "shadow"));
 	unsigned int i;
+	int rc;
 
 	if (v == NULL || (path == NULL && !json_is_null(v)) ||
 	    (path != NULL && path[0] != '/'))
 		return error_reply("\"path\" must be an absolute file path, or null for no policy");
 	memset(&errs, 0, sizeof(errs));
-	if (ps_policy_apply(m->dp, path, &errs) < 0) {
+	warnings = json_array();
+	if (warnings == NULL)
+		return error_reply("out of memory");
+	if (path == NULL) {
+		ps_policy_publish(m->dp, NULL, shadow);
+		RTE_LOG(NOTICE, USER1, "%s removed\n", shadow ? "shadow policy" : "policy");
+		return json_pack("{s:b, s:s, s:i, s:I, s:b, s:o}", "ok", 1, "path", "",
+				 "rules", 0, "generation", (json_int_t)m->dp->policy_generation,
+				 "shadow", shadow, "warnings", warnings);
+	}
+	rc = ps_policy_prepare(m->dp, path, &rt, &errs, warnings);
+	if (rc < 0) {
+		json_decref(warnings);
 		list = json_array();
 		for (i = 0; i < errs.n; i++)
 			json_array_append_new(list, json_string(errs.msg[i]));
+		if (errs.n == 0)
+			json_array_append_new(list, json_sprintf("%s: %s", path, strerror(-rc)));
 		return json_pack("{s:b, s:s, s:o, s:i}", "ok", 0,
 				 "error", "policy refused; the running policy stays",
 				 "errors", list, "errors_not_listed", (int)errs.dropped);
 	}
-	RTE_LOG(NOTICE, USER1, "policy %s applied (generation %" PRIu64 ")\n",
-		path != NULL ? path : "(none)", m->dp->policy_generation);
-	return json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "path", path != NULL ? path : "",
-			 "rules", path != NULL ? (int)ps_pol_n_rules(m->dp->policy) : 0,
-			 "generation", (json_int_t)m->dp->policy_generation);
+	shadow = rt->shadow;
+	i = ps_pol_n_rules(rt->pol);
+	ps_policy_publish(m->dp, rt, shadow);
+	RTE_LOG(NOTICE, USER1, "%s %s applied (generation %" PRIu64 ")\n",
+		shadow ? "shadow policy" : "policy", path, m->dp->policy_generation);
+	return json_pack("{s:b, s:s, s:i, s:I, s:b, s:o}", "ok", 1, "path", path,
+			 "rules", (int)i, "generation", (json_int_t)m->dp->policy_generation,
+			 "shadow", shadow, "warnings", warnings);
+}
+
+/* {"cmd":"policy_show"}: both policies with their rules and hit counters. */
+static json_t *
+cmd_policy_show(struct ps_mgmt *m)
+{
+	json_t *r = ps_policy_show(m->dp);
+
+	if (r == NULL)
+		return error_reply("out of memory");
+	json_object_set_new(r, "ok", json_true());
+	return r;
+}
+
+/* ---- the bypass list ---- */
+
+static const char *
+addr_text(uint8_t family, const uint8_t *a, char *buf, size_t len)
+{
+	if (inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+static bool
+addr_parse(const char *s, uint8_t *family, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (s == NULL)
+		return false;
+	if (inet_pton(AF_INET, s, out) == 1) {
+		*family = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, out) == 1) {
+		*family = 6;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * {"cmd":"bypass_list"} / {"cmd":"bypass_add", "server":IP, "port":N,
+ * "sni":NAME, "client":IP, "ttl_s":N, "reason":TEXT} /
+ * {"cmd":"bypass_del", "server":IP, "port":N, "sni":NAME, "client":IP}.
+ */
+static json_t *
+cmd_bypass(struct ps_mgmt *m, json_t *req, const char *op)
+{
+	static struct ps_tls_bypass_entry list[4096];	/* only this thread */
+	struct ps_tls_bypass_entry b;
+	char a1[INET6_ADDRSTRLEN], a2[INET6_ADDRSTRLEN];
+	json_t *v, *arr;
+	unsigned int n, i;
+	uint8_t cfam = 0;
+	int rc;
+
+	if (!m->dp->tls_on || m->dp->cfg->tls.bypass_ttl_s == 0)
+		return error_reply("no bypass list: TLS interception is off or tls.bypass_ttl_s is 0");
+	if (strcmp(op, "bypass_list") == 0) {
+		n = ps_tls_bypass_list(&m->dp->icpt, list, 4096);
+		arr = json_array();
+		for (i = 0; arr != NULL && i < n; i++) {
+			json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I}",
+				"server", addr_text(list[i].family, list[i].srv_addr, a1, sizeof(a1)),
+				"port", list[i].srv_port, "sni", list[i].sni,
+				"reason", list[i].reason,
+				"session", (json_int_t)list[i].session_id,
+				"expires_in_s", (json_int_t)list[i].expires_s);
+
+			if (o != NULL && list[i].has_client)
+				json_object_set_new(o, "client", json_string(addr_text(list[i].family,
+							list[i].cli_addr, a2, sizeof(a2))));
+			json_array_append_new(arr, o);
+		}
+		return json_pack("{s:b, s:o}", "ok", 1, "entries", arr != NULL ? arr : json_array());
+	}
+	memset(&b, 0, sizeof(b));
+	if (!addr_parse(json_string_value(json_object_get(req, "server")), &b.family, b.srv_addr))
+		return error_reply("\"server\" must be an IPv4 or IPv6 address");
+	v = json_object_get(req, "port");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+		return error_reply("\"port\" must be an integer 1..65535");
+	b.srv_port = (uint16_t)json_integer_value(v);
+	v = json_object_get(req, "sni");
+	if (v != NULL && (!json_is_string(v) || json_string_length(v) > PS_TLS_SNI_MAX))
+		return error_reply("\"sni\" must be a host name");
+	if (v != NULL)
+		snprintf(b.sni, sizeof(b.sni), "%s", json_string_value(v));
+	v = json_object_get(req, "client");
+	if (v != NULL) {
+		if (!addr_parse(json_string_value(v), &cfam, b.cli_addr) || cfam != b.family)
+			return error_reply("\"client\" must be an address of the server's family");
+		b.has_client = true;
+	}
+	if (strcmp(op, "bypass_del") == 0) {
+		rc = ps_tls_bypass_del(&m->dp->icpt, &b);
+		if (rc == -ENOENT)
+			return error_reply("no such entry in the bypass list");
+		return json_pack("{s:b}", "ok", rc == 0);
+	}
+	v = json_object_get(req, "reason");
+	snprintf(b.reason, sizeof(b.reason), "operator: %.50s",
+		 json_is_string(v) ? json_string_value(v) : "added by hand");
+	v = json_object_get(req, "ttl_s");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			  json_integer_value(v) > 365 * 86400))
+		return error_reply("\"ttl_s\" must be an integer 1..31536000");
+	rc = ps_tls_bypass_add(&m->dp->icpt, &b, v != NULL ? (unsigned int)json_integer_value(v) : 0);
+	if (rc < 0)
+		return error_reply("cannot add to the bypass list");
+	RTE_LOG(NOTICE, USER1, "bypass list: %s port %u sni \"%s\" added by the operator\n",
+		addr_text(b.family, b.srv_addr, a1, sizeof(a1)), b.srv_port, b.sni);
+	return json_pack("{s:b}", "ok", 1);
 }
 
 /*
@@ -476,9 +653,15 @@ dispatch(struct ps_mgmt *m, const char *req, size_t len)
 		reply = cmd_sessions(m, root);
 	else if (strcmp(cmd, "policy_apply") == 0)
 		reply = cmd_policy_apply(m, root);
+	else if (strcmp(cmd, "policy_show") == 0)
+		reply = cmd_policy_show(m);
+	else if (strncmp(cmd, "bypass_", 7) == 0 && (strcmp(cmd + 7, "list") == 0 ||
+		 strcmp(cmd + 7, "add") == 0 || strcmp(cmd + 7, "del") == 0))
+		reply = cmd_bypass(m, root, cmd);
 	else
-		reply = error_reply("unknown command (expected status, stats, sessions or "
-				    "policy_apply)");
+		reply = error_reply("unknown command (expected status, stats, sessions, "
+				    "policy_apply, policy_show, bypass_list, bypass_add or "
+				    "bypass_del)");
 	json_decref(root);
 	return reply;
 }

@@ -93,6 +93,7 @@ struct ps_tls_sess_cache {
 	unsigned int n;
 	unsigned int timeout_s;
 	struct sess_ent *e;
+	struct ps_tls_bypass_entry *meta;	/* bypass caches: what each entry is */
 };
 
 static uint64_t
@@ -157,6 +158,7 @@ ps_tls_sess_cache_free(struct ps_tls_sess_cache *c)
 		SSL_SESSION_free(c->e[i].sess);
 	pthread_mutex_destroy(&c->lock);
 	free(c->e);
+	free(c->meta);
 	free(c);
 }
 
@@ -179,7 +181,7 @@ sess_key(const struct ps_tls_flow *t, uint8_t key[SESS_KEY_MAX])
 	size_t sni = strlen(t->sni);
 
 	memcpy(key, t->sess_key, t->sess_key_len);
-	key[t->sess_key_len] = 0;
+	key[t->sess_key_len] = t->profile;	/* sessions never cross upstream profiles */
 	memcpy(key + t->sess_key_len + 1, t->sni, sni);
 	return t->sess_key_len + 1 + sni;
 }
@@ -269,42 +271,150 @@ sess_store(struct ps_tls_flow *t)
  * Servers that cannot be intercepted (they ask for a client certificate)
  * and, when configured, clients that refuse the forged leaf (pinning):
  * remembered for bypass_ttl_s so that later flows are relayed at once.
- * Key: the session key (server address, port, SNI), with the client's
- * address in front for a pinning client.
+ * Key: server address, port and SNI, with the client's address for a
+ * pinning client. Each entry keeps what it is, why and from which
+ * session, for the operator (ps_tls_bypass_list()).
  */
 static size_t
-bypass_key(const struct ps_tls_flow *t, bool with_client, uint8_t key[SESS_KEY_MAX])
+bypass_key_of(const struct ps_tls_bypass_entry *b, uint8_t key[SESS_KEY_MAX])
 {
-	size_t n = sess_key(t, key);
+	size_t n = 0, sni = strnlen(b->sni, PS_TLS_SNI_MAX);
 
-	if (!with_client || n + sizeof(t->cli_addr) + 1 > SESS_KEY_MAX)
-		return n;
-	memmove(key + sizeof(t->cli_addr) + 1, key, n);
-	memcpy(key, t->cli_addr, sizeof(t->cli_addr));
-	key[sizeof(t->cli_addr)] = 'C';
-	return n + sizeof(t->cli_addr) + 1;
+	key[n++] = b->family;
+	memcpy(key + n, b->srv_addr, 16);
+	n += 16;
+	key[n++] = (uint8_t)(b->srv_port >> 8);
+	key[n++] = (uint8_t)b->srv_port;
+	key[n++] = b->has_client ? 'C' : 'S';
+	if (b->has_client) {
+		memcpy(key + n, b->cli_addr, 16);
+		n += 16;
+	}
+	memcpy(key + n, b->sni, sni);
+	return n + sni;
+}
+
+static void
+bypass_of(const struct ps_tls_flow *t, bool with_client, struct ps_tls_bypass_entry *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->family = t->family;
+	memcpy(b->srv_addr, t->srv_addr, 16);
+	b->srv_port = t->srv_port;
+	snprintf(b->sni, sizeof(b->sni), "%s", t->sni);
+	b->has_client = with_client;
+	if (with_client)
+		memcpy(b->cli_addr, t->cli_addr, 16);
 }
 
 static bool
 bypass_known(const struct ps_tls_flow *t)
 {
 	struct ps_tls_sess_cache *c = t->ic->bypass;
+	struct ps_tls_bypass_entry b;
 	uint8_t key[SESS_KEY_MAX];
 
 	if (c == NULL)
 		return false;
-	return cache_get(c, key, bypass_key(t, false, key), NULL) ||
-	       cache_get(c, key, bypass_key(t, true, key), NULL);
+	bypass_of(t, false, &b);
+	if (cache_get(c, key, bypass_key_of(&b, key), NULL))
+		return true;
+	bypass_of(t, true, &b);
+	return cache_get(c, key, bypass_key_of(&b, key), NULL);
+}
+
+static void
+bypass_put(struct ps_tls_sess_cache *c, struct ps_tls_bypass_entry *b, unsigned int ttl_s)
+{
+	uint8_t key[SESS_KEY_MAX];
+	size_t klen = bypass_key_of(b, key);
+	uint32_t h = key_hash(key, klen);
+
+	cache_put(c, key, klen, NULL, ttl_s);
+	pthread_mutex_lock(&c->lock);
+	b->expires_s = c->e[h % c->n].expires_s;
+	if (c->meta != NULL)
+		c->meta[h % c->n] = *b;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void
 bypass_remember(const struct ps_tls_flow *t, bool with_client)
 {
 	struct ps_tls_sess_cache *c = t->ic->bypass;
-	uint8_t key[SESS_KEY_MAX];
+	struct ps_tls_bypass_entry b;
 
-	if (c != NULL)
-		cache_put(c, key, bypass_key(t, with_client, key), NULL, 0);
+	if (c == NULL)
+		return;
+	bypass_of(t, with_client, &b);
+	snprintf(b.reason, sizeof(b.reason), "%s", with_client ?
+		 "the client refused the forged certificate (pinning)" :
+		 "the server asks for a client certificate");
+	b.session_id = t->sess_id;
+	bypass_put(c, &b, 0);
+}
+
+unsigned int
+ps_tls_bypass_list(const struct ps_tls_icpt *ic, struct ps_tls_bypass_entry *out,
+		   unsigned int max)
+{
+	struct ps_tls_sess_cache *c = ic->bypass;
+	uint64_t now = mono_s();
+	unsigned int i, n = 0;
+
+	if (c == NULL || c->meta == NULL)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->n && n < max; i++) {
+		if (c->e[i].expires_s <= now || c->meta[i].family == 0)
+			continue;
+		out[n] = c->meta[i];
+		out[n].expires_s = c->e[i].expires_s - now;	/* seconds left */
+		n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+int
+ps_tls_bypass_add(const struct ps_tls_icpt *ic, const struct ps_tls_bypass_entry *b,
+		  unsigned int ttl_s)
+{
+	struct ps_tls_bypass_entry e = *b;
+
+	if (ic->bypass == NULL)
+		return -ENOTSUP;
+	if (e.family != 4 && e.family != 6)
+		return -EINVAL;
+	bypass_put(ic->bypass, &e, ttl_s);
+	return 0;
+}
+
+int
+ps_tls_bypass_del(const struct ps_tls_icpt *ic, const struct ps_tls_bypass_entry *b)
+{
+	struct ps_tls_sess_cache *c = ic->bypass;
+	uint8_t key[SESS_KEY_MAX];
+	size_t klen;
+	uint32_t h;
+	struct sess_ent *e;
+	int rc = -ENOENT;
+
+	if (c == NULL)
+		return -ENOTSUP;
+	klen = bypass_key_of(b, key);
+	h = key_hash(key, klen);
+	pthread_mutex_lock(&c->lock);
+	e = &c->e[h % c->n];
+	if (e->expires_s != 0 && e->hash == h && e->key_len == klen &&
+	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
+		e->expires_s = 0;
+		if (c->meta != NULL)
+			memset(&c->meta[h % c->n], 0, sizeof(c->meta[0]));
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -470,6 +580,85 @@ keep_alpn(struct ps_tls_flow *t, const struct ps_tls_client_hello *h)
 
 static void client_start(struct ps_tls_flow *t, struct ps_proxy *px);
 
+/*
+ * Drop our upstream attempt unsent, hand the held hello to a fresh
+ * connection to the server, and relay the flow untouched from there: the
+ * client talks to the real server as if we were not there.
+ */
+static void
+pass_fresh(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_tlsf_counter why)
+{
+	X509 *peer = t->up != NULL && ps_tls_conn_handshake_done(t->up) ?
+		     ps_tls_conn_peer_cert(t->up) : NULL;
+
+	/* What the server showed stays in the session record. */
+	if (peer != NULL && t->seen_cert == NULL && X509_up_ref(peer) == 1)
+		t->seen_cert = peer;
+	ps_tls_conn_free(t->up);
+	t->up = NULL;
+	ps_proxy_reconnect_server(px, rand_u32());
+	to_pass(t, why);
+}
+
+/*
+ * Act on what the policy said. true: the flow is settled here (passed,
+ * rejected or dropped); false: it goes on (decrypt, or ask again later).
+ */
+static bool
+apply_verdict(struct ps_tls_flow *t, struct ps_proxy *px, const struct ps_tls_policy_verdict *v)
+{
+	t->decision = v->decision;
+	snprintf(t->rule, sizeof(t->rule), "%s", v->rule);
+	if (v->decision == PS_TLS_DECIDE_DECRYPT || v->decision == PS_TLS_DECIDE_LATER) {
+		if (t->up == NULL) {
+			/* Not connected yet: the rule's upstream profile. */
+			t->up_ctx = v->up_ctx;
+			t->profile = v->profile;
+		}
+		if (v->on_invalid <= PS_TLS_VFAIL_DEFAULT)
+			t->on_invalid = v->on_invalid;
+		return false;
+	}
+	switch ((enum ps_tls_decision)v->decision) {
+	case PS_TLS_DECIDE_BYPASS:
+		if (t->up != NULL)
+			pass_fresh(t, px, PS_TLSF_POLICY_BYPASS);
+		else
+			to_pass(t, PS_TLSF_POLICY_BYPASS);
+		snprintf(t->why, sizeof(t->why), "bypassed by policy rule \"%s\"", t->rule);
+		return true;
+	case PS_TLS_DECIDE_REJECT:
+		/* The client leg refuses (no leaf), with an alert. */
+		count(t, PS_TLSF_POLICY_REJECT);
+		t->rejected = true;
+		snprintf(t->why, sizeof(t->why), "rejected by policy rule \"%s\"", t->rule);
+		if (t->up != NULL)
+			(void)ps_tls_conn_shutdown(t->up);
+		client_start(t, px);
+		return true;
+	case PS_TLS_DECIDE_DROP:
+	default:
+		count(t, PS_TLSF_POLICY_DROP);
+		fail_reset(t, px, "dropped by policy", NULL);
+		return true;
+	}
+}
+
+/* Our TLS client towards the server, with the flow's profile. */
+static void
+upstream_connect(struct ps_tls_flow *t, struct ps_proxy *px)
+{
+	if (ps_tls_conn_new(t->up_ctx != NULL ? t->up_ctx : t->ic->up_ctx,
+			    t->sni[0] != '\0' ? t->sni : NULL,
+			    t->alpn_len > 0 ? t->alpn : NULL, t->alpn_len, &t->up) < 0) {
+		count(t, PS_TLSF_UP_FAILED);
+		fail_reset(t, px, "upstream leg: out of memory", NULL);
+		return;
+	}
+	sess_offer(t);
+	t->state = PS_TLSF_ST_UPSTREAM;
+}
+
 static void
 upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 {
@@ -499,36 +688,14 @@ upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 	}
 
 	if (t->tap != NULL && t->tap->decide != NULL) {
-		t->decision = (uint8_t)t->tap->decide(t->tap->arg, h, t->rule, sizeof(t->rule));
-		switch ((enum ps_tls_decision)t->decision) {
-		case PS_TLS_DECIDE_DECRYPT:
-			break;
-		case PS_TLS_DECIDE_BYPASS:
-			to_pass(t, PS_TLSF_POLICY_BYPASS);
-			snprintf(t->why, sizeof(t->why), "bypassed by policy rule \"%s\"", t->rule);
+		struct ps_tls_policy_verdict v;
+
+		memset(&v, 0, sizeof(v));
+		t->tap->decide(t->tap->arg, h, NULL, &v);
+		if (apply_verdict(t, px, &v))
 			return;
-		case PS_TLS_DECIDE_REJECT:
-			/* No upstream: the client leg refuses (no leaf), with an alert. */
-			count(t, PS_TLSF_POLICY_REJECT);
-			t->rejected = true;
-			snprintf(t->why, sizeof(t->why), "rejected by policy rule \"%s\"", t->rule);
-			client_start(t, px);
-			return;
-		case PS_TLS_DECIDE_DROP:
-		default:
-			count(t, PS_TLSF_POLICY_DROP);
-			fail_reset(t, px, "dropped by policy", NULL);
-			return;
-		}
 	}
-	if (ps_tls_conn_new(t->ic->up_ctx, t->sni[0] != '\0' ? t->sni : NULL,
-			    t->alpn_len > 0 ? t->alpn : NULL, t->alpn_len, &t->up) < 0) {
-		count(t, PS_TLSF_UP_FAILED);
-		fail_reset(t, px, "upstream leg: out of memory", NULL);
-		return;
-	}
-	sess_offer(t);
-	t->state = PS_TLSF_ST_UPSTREAM;
+	upstream_connect(t, px);
 }
 
 static void
@@ -1000,10 +1167,7 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 		 */
 		count(t, PS_TLSF_PASS_CLIENT_CERT);
 		bypass_remember(t, false);
-		ps_tls_conn_free(t->up);
-		t->up = NULL;
-		ps_proxy_reconnect_server(px, rand_u32());
-		to_pass(t, PS_TLSF_PASS_CLIENT_CERT_NONE);
+		pass_fresh(t, px, PS_TLSF_PASS_CLIENT_CERT_NONE);
 		snprintf(t->why, sizeof(t->why), "bypassed: the server asks for a client certificate");
 		return;
 	}
@@ -1037,11 +1201,52 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 	count(t, ps_tls_conn_session_reused(t->up) ? PS_TLSF_UP_RESUMED : PS_TLSF_UP_FULL);
 	t->verify_result = ps_tls_conn_verify_result(t->up);
 	check_chain(t);
+	peer = ps_tls_conn_peer_cert(t->up);
+	if (t->decision == PS_TLS_DECIDE_LATER) {
+		/* The policy needs the certificate's names: it has them now. */
+		struct ps_tls_policy_verdict v;
+
+		memset(&v, 0, sizeof(v));
+		count(t, PS_TLSF_DECIDED_AT_CERT);
+		t->tap->decide(t->tap->arg, ps_tls_hello_result(t->rd), peer, &v);
+		if (v.decision == PS_TLS_DECIDE_LATER)
+			v.decision = PS_TLS_DECIDE_DECRYPT;	/* nothing more to wait for */
+		if (apply_verdict(t, px, &v))
+			return;
+		if (v.profile != t->profile && t->upgrade == PS_TLSF_UP_NONE) {
+			/*
+			 * The deciding rule wants another upstream profile
+			 * than the one this attempt was made with: a fresh
+			 * connection, the same hello, that profile. (After a
+			 * preamble there is no fresh start: the attempt's
+			 * profile stays.)
+			 */
+			count(t, PS_TLSF_PROFILE_RECONNECT);
+			ps_tls_conn_free(t->up);
+			t->up = NULL;
+			ps_proxy_reconnect_server(px, rand_u32());
+			t->up_ctx = v.up_ctx;
+			t->profile = v.profile;
+			t->verify_result = -1;
+			upstream_connect(t, px);
+			return;
+		}
+	}
 	forge = t->ic->forge;
 	if (t->webpki.first != PS_WEBPKI_OK) {
+		enum ps_tls_verify_action act = t->on_invalid != PS_TLS_VFAIL_DEFAULT ?
+						(enum ps_tls_verify_action)t->on_invalid :
+						t->ic->on_verify_fail;
+
 		count(t, PS_TLSF_VERIFY_FAILED);
-		if (t->ic->on_verify_fail == PS_TLS_VFAIL_RESIGN_UNTRUSTED &&
-		    t->ic->forge_untrusted != NULL) {
+		if (act == PS_TLS_VFAIL_BYPASS) {
+			/* The client gets the real chain and judges it itself. */
+			pass_fresh(t, px, PS_TLSF_VERIFY_BYPASSED);
+			snprintf(t->why, sizeof(t->why), "bypassed: upstream certificate invalid: %s",
+				 ps_webpki_reason_name(t->webpki.first));
+			return;
+		}
+		if (act == PS_TLS_VFAIL_RESIGN_UNTRUSTED && t->ic->forge_untrusted != NULL) {
 			count(t, PS_TLSF_VERIFY_RESIGNED);
 			forge = t->ic->forge_untrusted;
 		} else {
@@ -1052,7 +1257,6 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 			forge = NULL;
 		}
 	}
-	peer = ps_tls_conn_peer_cert(t->up);
 	k = forge != NULL ? known_match(t) : NULL;
 	if (k != NULL) {
 		/* One of the operator's own servers: its real certificate. */
@@ -1303,6 +1507,7 @@ ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
 	t->tap = tap;
 	t->state = PS_TLSF_ST_HELLO;
 	t->verify_result = -1;
+	t->on_invalid = PS_TLS_VFAIL_DEFAULT;
 	if (key_len > sizeof(t->sess_key))
 		key_len = sizeof(t->sess_key);
 	memcpy(t->sess_key, key, key_len);
@@ -1331,9 +1536,11 @@ ps_tls_flow_free(struct ps_tls_flow *t)
 	ps_tls_conn_free(t->cli);
 	ps_tls_conn_free(t->up);
 	X509_free(t->leaf);
+	X509_free(t->seen_cert);
 	EVP_PKEY_free(t->leaf_key);
 	t->cli = t->up = NULL;
 	t->leaf = NULL;
+	t->seen_cert = NULL;
 	t->leaf_key = NULL;
 }
 
@@ -1499,6 +1706,15 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 		peer = ps_tls_conn_peer_cert(t->up);
 		if (peer != NULL)
 			describe_cert(peer, r);
+	} else if (t->seen_cert != NULL) {
+		/* Bypassed after the server showed its certificate. */
+		describe_cert(t->seen_cert, r);
+		if (t->webpki.first == PS_WEBPKI_OK)
+			copy_str(r->verify_reason, sizeof(r->verify_reason), "ok");
+		else
+			(void)ps_webpki_format(t->webpki.mask, r->verify_reason,
+					       sizeof(r->verify_reason));
+		r->verify_result = t->webpki.first == PS_WEBPKI_OK ? 0 : (long)t->webpki.first;
 	}
 	copy_str(r->close_reason, sizeof(r->close_reason), t->why);
 	copy_str(r->rule, sizeof(r->rule), t->rule);
@@ -1611,6 +1827,11 @@ ps_tls_icpt_init(struct ps_tls_icpt *ic, const struct ps_tls_icpt_cfg *cfg,
 	}
 	if (cfg->bypass_ttl_s > 0) {
 		rc = ps_tls_sess_cache_new(BYPASS_ENTRIES, cfg->bypass_ttl_s, &ic->bypass);
+		if (rc == 0) {
+			ic->bypass->meta = calloc(BYPASS_ENTRIES, sizeof(*ic->bypass->meta));
+			if (ic->bypass->meta == NULL)
+				rc = -ENOMEM;
+		}
 		if (rc < 0) {
 			snprintf(err, errlen, "bypass cache: out of memory");
 			goto fail;

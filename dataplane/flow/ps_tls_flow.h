@@ -62,6 +62,9 @@
 	X(VERIFY_FAILED,	"upstream_verify_failed")		\
 	X(VERIFY_REJECTED,	"upstream_verify_rejected")		\
 	X(VERIFY_RESIGNED,	"upstream_verify_resigned_untrusted")	\
+	X(VERIFY_BYPASSED,	"upstream_verify_bypassed")		\
+	X(DECIDED_AT_CERT,	"policy_decided_at_certificate")	\
+	X(PROFILE_RECONNECT,	"upstream_reconnected_for_profile")	\
 	X(FORGE_FAILED,		"forge_failed")				\
 	X(KNOWN_KEY,		"known_key_sessions")			\
 	X(POLICY_BYPASS,	"policy_bypassed")			\
@@ -92,6 +95,8 @@ struct ps_tls_flow_stats {
 enum ps_tls_verify_action {
 	PS_TLS_VFAIL_REJECT,		/* alert to the client, close both */
 	PS_TLS_VFAIL_RESIGN_UNTRUSTED,	/* forge with the untrusted CA: the client sees the problem */
+	PS_TLS_VFAIL_BYPASS,		/* relay untouched: the client judges the real chain */
+	PS_TLS_VFAIL_DEFAULT,		/* per flow: what the interception context says */
 };
 
 /* Known-key mode: one of the operator's own servers (see ps_tls_icpt_cfg). */
@@ -134,14 +139,28 @@ enum ps_tls_decision {
 	PS_TLS_DECIDE_BYPASS,		/* relay untouched from the first byte */
 	PS_TLS_DECIDE_REJECT,		/* handshake_failure alert to the client, close */
 	PS_TLS_DECIDE_DROP,		/* reset both sides */
+	PS_TLS_DECIDE_LATER,		/* ask again with the server's certificate */
+};
+
+/* What the policy says of a flow (struct ps_tls_tap decide). */
+struct ps_tls_policy_verdict {
+	uint8_t decision;		/* enum ps_tls_decision */
+	uint8_t on_invalid;		/* enum ps_tls_verify_action; DEFAULT: the context's */
+	uint8_t profile;		/* upstream profile number: sessions never cross profiles */
+	struct ps_tls_ctx *up_ctx;	/* upstream leg's context, NULL: the context's own */
+	char rule[64];			/* the deciding rule, "" none */
 };
 
 struct ps_tls_tap {
 	/*
-	 * The policy at the ClientHello h (NULL: decrypt): an enum
-	 * ps_tls_decision, the deciding rule's name into rule[len].
+	 * The policy: at the ClientHello h with cert NULL, and once more
+	 * with the server's verified leaf when the first answer was
+	 * PS_TLS_DECIDE_LATER (then the upstream handshake was made with the
+	 * context's own profile). NULL callback: decrypt. Fills *v (zeroed
+	 * by the caller).
 	 */
-	int (*decide)(void *arg, const struct ps_tls_client_hello *h, char *rule, size_t len);
+	void (*decide)(void *arg, const struct ps_tls_client_hello *h, X509 *cert,
+		       struct ps_tls_policy_verdict *v);
 	void (*open)(void *arg, const struct ps_tls_flow *t);	/* both legs up */
 	void (*data)(void *arg, int dir, const uint8_t *p, uint32_t n);
 	void (*close)(void *arg, int dir, bool reset);		/* dir: the side that ended */
@@ -234,8 +253,14 @@ struct ps_tls_flow {
 	struct ps_webpki_result webpki;	/* and the WebPKI profile's verdict */
 	uint64_t plain[2];		/* plaintext bytes: [0] client->server */
 	char why[96];			/* close reason, for the session record */
-	char rule[64];			/* policy rule that decided at the hello, "" none */
+	char rule[64];			/* policy rule that decided, "" none */
 	uint8_t decision;		/* enum ps_tls_decision */
+	uint8_t on_invalid;		/* enum ps_tls_verify_action for this flow */
+	uint8_t profile;		/* upstream profile number (session cache key) */
+	struct ps_tls_ctx *up_ctx;	/* upstream context (the policy's profile) */
+	X509 *seen_cert;		/* server leaf of an attempt given up (for the record) */
+	uint16_t srv_port;		/* for the bypass list */
+	uint64_t sess_id;		/* its session record, 0 none: evidence of a bypass */
 };
 
 /*
@@ -256,6 +281,13 @@ int ps_tls_flow_init(struct ps_tls_flow *t, const struct ps_tls_icpt *ic,
  */
 void ps_tls_flow_set_addrs(struct ps_tls_flow *t, uint8_t family, const uint8_t cli[16],
 			   const uint8_t srv[16]);
+
+/* The server's port (for the bypass list). */
+static inline void
+ps_tls_flow_set_srv_port(struct ps_tls_flow *t, uint16_t port)
+{
+	t->srv_port = port;
+}
 
 /* StartTLS commands are honoured on this flow (a StartTLS port). */
 static inline void
@@ -288,6 +320,31 @@ struct ps_tls_sess_cache;
 int ps_tls_sess_cache_new(unsigned int entries, unsigned int timeout_s,
 			  struct ps_tls_sess_cache **out);
 void ps_tls_sess_cache_free(struct ps_tls_sess_cache *c);
+
+/*
+ * The bypass list: servers (or client and server pairs) relayed untouched
+ * without an attempt, learnt from flows or added by the operator.
+ */
+struct ps_tls_bypass_entry {
+	uint8_t family;			/* 4 or 6 */
+	uint8_t srv_addr[16];		/* IPv4 in the first 4 bytes */
+	uint16_t srv_port;
+	char sni[PS_TLS_SNI_MAX + 1];	/* "" none */
+	bool has_client;		/* only for this client (a pinning one) */
+	uint8_t cli_addr[16];
+	char reason[64];
+	uint64_t session_id;		/* evidence: the session that taught it, 0 none */
+	uint64_t expires_s;		/* listed: seconds left */
+};
+
+/* Up to max live entries into out; how many. Any thread. */
+unsigned int ps_tls_bypass_list(const struct ps_tls_icpt *ic, struct ps_tls_bypass_entry *out,
+				unsigned int max);
+/* Add (or renew) b for ttl_s (0: the configured TTL). -ENOTSUP: no bypass list. */
+int ps_tls_bypass_add(const struct ps_tls_icpt *ic, const struct ps_tls_bypass_entry *b,
+		      unsigned int ttl_s);
+/* Remove the entry with b's address, port, SNI and client. -ENOENT: none. */
+int ps_tls_bypass_del(const struct ps_tls_icpt *ic, const struct ps_tls_bypass_entry *b);
 
 /*
  * Build the interception context's two SSL_CTXs on top of the given

@@ -370,9 +370,11 @@ ps_tls_ctx_new(const struct ps_tls_ctx_cfg *cfg, struct ps_tls_ctx **out,
 		return -EINVAL;
 	minv = cfg->min_version != 0 ? cfg->min_version : TLS1_2_VERSION;
 	maxv = cfg->max_version != 0 ? cfg->max_version : TLS1_3_VERSION;
-	if (minv < TLS1_2_VERSION || maxv > TLS1_3_VERSION || minv > maxv) {
+	if (minv < (cfg->legacy && cfg->role == PS_TLS_ROLE_CLIENT ? TLS1_VERSION : TLS1_2_VERSION) ||
+	    maxv > TLS1_3_VERSION || minv > maxv) {
 		if (err != NULL)
-			snprintf(err, err_len, "versions outside TLS 1.2 .. 1.3");
+			snprintf(err, err_len, "versions outside TLS %s .. 1.3",
+				 cfg->legacy ? "1.0" : "1.2");
 		return -EINVAL;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -404,10 +406,12 @@ ps_tls_ctx_new(const struct ps_tls_ctx_cfg *cfg, struct ps_tls_ctx **out,
 	    SSL_CTX_set_ciphersuites(sc, cfg->ciphersuites != NULL ? cfg->ciphersuites :
 				     PS_TLS13_SUITES) != 1 ||
 	    SSL_CTX_set1_groups_list(sc, cfg->groups != NULL ? cfg->groups : PS_TLS_GROUPS) != 1 ||
-	    SSL_CTX_set1_sigalgs_list(sc, PS_TLS_SIGALGS) != 1) {
+	    (!cfg->legacy && SSL_CTX_set1_sigalgs_list(sc, PS_TLS_SIGALGS) != 1)) {
 		ctx_err(err, err_len, "setting the cipher profile");
 		goto err_free;
 	}
+	if (cfg->legacy)
+		SSL_CTX_set_security_level(sc, 0);
 	SSL_CTX_set_info_callback(sc, info_cb);
 	SSL_CTX_set_msg_callback(sc, msg_cb);
 

@@ -84,6 +84,12 @@ struct ps_tls_ctx_cfg {
 	const char *cipher_list;	/* TLS <= 1.2 */
 	const char *ciphersuites;	/* TLS 1.3 */
 	const char *groups;
+	/*
+	 * Client role only, an operator's explicit choice for a legacy
+	 * server: versions down to TLS 1.0 allowed (min_version), OpenSSL
+	 * security level 0 and SHA-1 signatures accepted.
+	 */
+	bool legacy;
 
 	/* Server role: default certificate, from PEM files or objects. */
 	const char *cert_file;		/* PEM: leaf, then its chain */

@@ -188,7 +188,7 @@ struct net {
 	const struct ps_tls_icpt *ic;
 	struct ps_tls_tap tap;
 	unsigned int tap_opens, tap_closes[2], tap_resets;
-	int decision;			/* enum ps_tls_decision the policy hook returns */
+	int decision;			/* enum ps_tls_decision at the hello; 3: at the certificate */
 	unsigned int decides;
 	struct ps_proxy_io io;
 	struct ps_tcp_out out;
@@ -199,15 +199,29 @@ struct net {
 static struct frame q[QMAX];
 static uint8_t scratch[PS_PROXY_SCRATCH];
 
-/* The policy at the ClientHello: once per flow, with a parsed hello. */
-static int
-tap_decide(void *arg, const struct ps_tls_client_hello *h, char *rule, size_t len)
+/*
+ * The policy: once at the ClientHello, with a parsed hello; the header's
+ * decision 3 waits for the certificate (PS_TLS_DECIDE_LATER) and then
+ * decrypts, so the second decision point is fuzzed as well.
+ */
+static void
+tap_decide(void *arg, const struct ps_tls_client_hello *h, X509 *cert,
+	   struct ps_tls_policy_verdict *v)
 {
 	struct net *n = arg;
 
-	CHECK(h != NULL && h->msg != NULL && ++n->decides == 1);
-	snprintf(rule, len, "fuzz-rule-%d", n->decision);
-	return n->decision;
+	CHECK(h != NULL && h->msg != NULL);
+	if (cert == NULL) {
+		CHECK(++n->decides == 1);
+		v->decision = (uint8_t)(n->decision == 3 ? PS_TLS_DECIDE_LATER : n->decision);
+	} else {
+		CHECK(n->decides == 1 && n->decision == 3);
+		n->decides++;
+		n->decision = PS_TLS_DECIDE_DECRYPT;
+		v->decision = PS_TLS_DECIDE_DECRYPT;
+	}
+	v->on_invalid = PS_TLS_VFAIL_DEFAULT;
+	snprintf(v->rule, sizeof(v->rule), "fuzz-rule-%d", n->decision);
 }
 
 static void
@@ -643,7 +657,7 @@ check_end(struct net *n)
 	if (!n->px_open)
 		return;
 	CHECK(entry <= 1);
-	if (n->decision != PS_TLS_DECIDE_DECRYPT)
+	if (n->decision != PS_TLS_DECIDE_DECRYPT && n->decision != 3)
 		CHECK(n->tap_opens == 0);
 	CHECK(n->tf.state <= PS_TLSF_ST_DONE);
 	if (n->tf.state == PS_TLSF_ST_PASS) {
