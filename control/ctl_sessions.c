@@ -433,7 +433,7 @@ usage(FILE *f)
 		"  --live          live sessions only\n"
 		"  --closed        closed sessions only\n"
 		"  --all           both (the default)\n"
-		"  --limit N       at most N records (default 1000, up to 100000)\n"
+		"  --limit N       at most N records (default 1000, up to 10000)\n"
 		"\n"
 		"usage: plainsight-ctl [--json] sessions show ID\n"
 		"\n"
@@ -497,7 +497,7 @@ check_arg(int opt, const char *arg, long long *num)
 		return *num != 0 ? NULL : "expected a positive integer";
 	case 'n':
 		*num = parse_id(arg);
-		return *num != 0 && *num <= 100000 ? NULL : "expected an integer 1..100000";
+		return *num != 0 && *num <= 10000 ? NULL : "expected an integer 1..10000";
 	case 'p':
 		*num = parse_id(arg);
 		return *num != 0 && *num <= 65535 ? NULL : "expected a port number 1..65535";

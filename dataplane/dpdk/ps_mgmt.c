@@ -165,6 +165,12 @@ tool_counter_name(unsigned int i)
 }
 
 static const char *
+webpki_reason_name(unsigned int i)
+{
+	return ps_webpki_reason_name((enum ps_webpki_reason)i);
+}
+
+static const char *
 plain_bytes_name(unsigned int i)
 {
 	return i == 0 ? "plaintext_bytes_client_to_server" : "plaintext_bytes_server_to_client";
@@ -295,6 +301,13 @@ cmd_stats(struct ps_mgmt *m)
 		      PS_TLSF_MAX, tlsf_counter_name, "");
 	counters_json(dp, tls, offsetof(struct ps_worker, tls_stats.plain_bytes), 0,
 		      2, plain_bytes_name, "");
+	{
+		json_t *vr = json_object();
+
+		counters_json(dp, vr, offsetof(struct ps_worker, tls_stats.verify_reason), 1,
+			      PS_WEBPKI_N_REASONS, webpki_reason_name, "");
+		json_object_set_new(tls, "verify_failures_by_reason", vr);
+	}
 	counters_json(dp, tools, offsetof(struct ps_worker, tool_stats.cnt), 0,
 		      PS_TOOL_CNT_MAX, tool_counter_name, "");
 	if (dp->forge != NULL) {
@@ -570,8 +583,8 @@ cmd_sessions(struct ps_mgmt *m, json_t *req)
 	v = json_object_get(req, "limit");
 	if (v != NULL) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > 100000)
-			return error_reply("\"limit\" must be an integer 1..100000");
+		    json_integer_value(v) > 10000)
+			return error_reply("\"limit\" must be an integer 1..10000 (narrow the search for more)");
 		f.limit = (unsigned int)json_integer_value(v);
 	}
 	v = json_object_get(req, "port");

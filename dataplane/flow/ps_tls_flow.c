@@ -1239,6 +1239,8 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 						t->ic->on_verify_fail;
 
 		count(t, PS_TLSF_VERIFY_FAILED);
+		if ((unsigned int)t->webpki.first < PS_WEBPKI_N_REASONS)
+			t->stats->verify_reason[t->webpki.first]++;
 		if (act == PS_TLS_VFAIL_BYPASS) {
 			/* The client gets the real chain and judges it itself. */
 			pass_fresh(t, px, PS_TLSF_VERIFY_BYPASSED);

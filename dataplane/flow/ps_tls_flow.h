@@ -89,6 +89,7 @@ enum ps_tlsf_counter {
 struct ps_tls_flow_stats {
 	uint64_t c[PS_TLSF_MAX];
 	uint64_t plain_bytes[2];	/* decrypted: [0] client->server, [1] server->client */
+	uint64_t verify_reason[PS_WEBPKI_N_REASONS];	/* failed upstream chains by first reason */
 };
 
 /* What a failed upstream verification does. */
