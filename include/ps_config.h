@@ -70,6 +70,7 @@ enum ps_verify_fail_action {
 };
 
 #define PS_KNOWN_SERVERS_MAX	64
+#define PS_CRL_FILES_MAX	16
 
 /* Known-key mode: the operator's own server, shown with its real certificate. */
 struct ps_known_server_cfg {
@@ -94,6 +95,9 @@ struct ps_tls_settings {
 	bool trust_system;		/* the system trust store for upstream chains */
 	char trust_bundle[PS_PATH_MAX];	/* extra PEM anchors, "" for none */
 	enum ps_verify_fail_action verify_failure;
+	char crl_files[PS_CRL_FILES_MAX][PS_PATH_MAX];	/* CRLs for upstream chains, PEM/DER */
+	unsigned int n_crl_files;	/* 0: revocation is not checked */
+	bool revocation_unknown_allow;	/* status unknown: accept (and note it), not refuse */
 	unsigned int session_cache;	/* entries per leg cache, 0: no resumption */
 	unsigned int session_timeout_s;
 	unsigned int forge_cache;	/* forged leaves kept */

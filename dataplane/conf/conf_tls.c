@@ -147,6 +147,47 @@ parse_known(struct conf_ctx *c, json_t *obj, const char *path)
 	return 0;
 }
 
+/*
+ * tls.crl_files: ["path", ...]. The files are read at start, where an
+ * unreadable or undecodable one stops the data plane: revocation that was
+ * asked for is never silently off.
+ */
+static int
+parse_crl_files(struct conf_ctx *c, json_t *obj, const char *path)
+{
+	static const char expect[] = "a CRL file path";
+	struct ps_tls_settings *t = &c->cfg.tls;
+	char p[CONF_PATH_LEN], pi[CONF_PATH_LEN];
+	const char *s;
+	json_t *v, *e;
+	size_t i, j, n;
+	int rc;
+
+	v = conf_member(obj, path, "crl_files", p, sizeof(p));
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v))
+		return conf_type_fail(c, p, "an array of CRL file paths", v);
+	if (json_array_size(v) > PS_CRL_FILES_MAX)
+		return conf_fail(c, p, "expected at most %u CRL files, found %zu",
+				 PS_CRL_FILES_MAX, json_array_size(v));
+	json_array_foreach(v, i, e) {
+		conf_path_index(pi, sizeof(pi), p, i);
+		rc = conf_string_value(c, e, pi, expect, &s, &n);
+		if (rc < 0)
+			return rc;
+		if (n == 0 || n >= PS_PATH_MAX || memchr(s, '\0', n) != NULL)
+			return conf_value_fail(c, pi, expect, e);
+		for (j = 0; j < i; j++)
+			if (strcmp(t->crl_files[j], s) == 0)
+				return conf_fail(c, pi, "\"%s\" is already crl_files[%zu]",
+						 t->crl_files[j], j);
+		memcpy(t->crl_files[i], s, n + 1);
+		t->n_crl_files = (unsigned int)i + 1;
+	}
+	return 0;
+}
+
 int
 conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 {
@@ -155,12 +196,15 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 		"untrusted_ca_cert", "untrusted_ca_key", "untrusted_ca_passphrase_file",
 		"trust_system", "trust_bundle", "verify_failure",
 		"session_cache", "session_timeout_s", "forge_cache", "keylog_file",
-		"bypass_ttl_s", "bypass_pinned_clients", "known_servers", NULL
+		"bypass_ttl_s", "bypass_pinned_clients", "known_servers",
+		"crl_files", "revocation_unknown", NULL
 	};
 	static const char *const req[] = { "ca_cert", NULL };
 	static const char *const actions[] = { "reject", "resign-untrusted", NULL };
+	static const char *const unknown[] = { "reject", "allow", NULL };
 	struct ps_tls_settings *t = &c->cfg.tls;
 	unsigned int action = t->verify_failure;
+	unsigned int rev_unknown = t->revocation_unknown_allow ? 1 : 0;
 	char p[CONF_PATH_LEN];
 	int rc;
 
@@ -203,8 +247,13 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 				   &t->bypass_pinned_clients);
 	if (rc == 0)
 		rc = parse_known(c, obj, path);
+	if (rc == 0)
+		rc = parse_crl_files(c, obj, path);
+	if (rc == 0)
+		rc = conf_opt_enum(c, obj, path, "revocation_unknown", unknown, &rev_unknown);
 	if (rc < 0)
 		return rc;
+	t->revocation_unknown_allow = rev_unknown == 1;
 	t->verify_failure = (enum ps_verify_fail_action)action;
 	if (t->verify_failure == PS_VERIFY_FAIL_RESIGN_UNTRUSTED &&
 	    t->untrusted_ca_cert[0] == '\0') {

@@ -108,6 +108,36 @@ load_known(struct ps_dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Revocation: every CRL of tls.crl_files into the WebPKI context, before
+ * any worker runs. A file that cannot be read or decoded stops the start:
+ * revocation that was asked for is never silently off.
+ */
+static int
+load_crls(struct ps_dp *dp, char *err, size_t errlen)
+{
+	const struct ps_tls_settings *ts = &dp->cfg->tls;
+	STACK_OF(X509_CRL) *crls = NULL;
+	char why[384];
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < ts->n_crl_files && rc == 0; i++) {
+		rc = ps_webpki_crl_load(ts->crl_files[i], &crls, why, sizeof(why));
+		if (rc < 0)
+			snprintf(err, errlen, "tls.crl_files[%u]: %s", i, why);
+	}
+	if (rc == 0) {
+		rc = ps_webpki_ctx_set_crls(dp->icpt.webpki, crls, ts->revocation_unknown_allow ?
+					    PS_WEBPKI_REV_UNKNOWN_ALLOW :
+					    PS_WEBPKI_REV_UNKNOWN_REJECT);
+		if (rc < 0)
+			snprintf(err, errlen, "tls.crl_files: cannot set up (%d)", rc);
+	}
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return rc;
+}
+
 int
 ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 {
@@ -160,6 +190,11 @@ ps_tls_start(struct ps_dp *dp, char *err, size_t errlen)
 	rc = ps_tls_icpt_init(&dp->icpt, &ic, why, sizeof(why));
 	if (rc < 0) {
 		snprintf(err, errlen, "tls: %s", why);
+		return rc;
+	}
+	rc = load_crls(dp, err, errlen);
+	if (rc < 0) {
+		ps_tls_icpt_fini(&dp->icpt);
 		return rc;
 	}
 	dp->tls_on = true;

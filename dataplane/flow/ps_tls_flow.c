@@ -1699,11 +1699,8 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 		copy_str(r->up_version, sizeof(r->up_version), ps_tls_conn_version_name(t->up));
 		copy_str(r->up_cipher, sizeof(r->up_cipher), ps_tls_conn_cipher(t->up));
 		r->up_resumed = ps_tls_conn_session_reused(t->up);
-		if (t->webpki.first == PS_WEBPKI_OK)
-			copy_str(r->verify_reason, sizeof(r->verify_reason), "ok");
-		else
-			(void)ps_webpki_format(t->webpki.mask, r->verify_reason,
-					       sizeof(r->verify_reason));
+		(void)ps_webpki_result_format(&t->webpki, r->verify_reason,
+					      sizeof(r->verify_reason));
 		r->verify_result = t->webpki.first == PS_WEBPKI_OK ? 0 : (long)t->webpki.first;
 		peer = ps_tls_conn_peer_cert(t->up);
 		if (peer != NULL)
@@ -1711,11 +1708,8 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 	} else if (t->seen_cert != NULL) {
 		/* Bypassed after the server showed its certificate. */
 		describe_cert(t->seen_cert, r);
-		if (t->webpki.first == PS_WEBPKI_OK)
-			copy_str(r->verify_reason, sizeof(r->verify_reason), "ok");
-		else
-			(void)ps_webpki_format(t->webpki.mask, r->verify_reason,
-					       sizeof(r->verify_reason));
+		(void)ps_webpki_result_format(&t->webpki, r->verify_reason,
+					      sizeof(r->verify_reason));
 		r->verify_result = t->webpki.first == PS_WEBPKI_OK ? 0 : (long)t->webpki.first;
 	}
 	copy_str(r->close_reason, sizeof(r->close_reason), t->why);

@@ -102,6 +102,56 @@ ossl_reason(char *buf, size_t cap)
 }
 
 /* ------------------------------------------------------------------ */
+/* Key hygiene. */
+
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+static enum ps_tls_key_protection keys_protection = PS_TLS_KEYS_UNPROTECTED;
+
+static void
+keys_init(void)
+{
+	/*
+	 * Not prctl(PR_SET_DUMPABLE, 0): that would take the whole process
+	 * out of core dumps (and out of ptrace by others), the debugging an
+	 * appliance needs most. The secure heap takes out only the keys.
+	 * 1: mapped, locked, MADV_DONTDUMP; 2: mapped, one of those refused.
+	 */
+	switch (CRYPTO_secure_malloc_initialized() ? 1 :
+		CRYPTO_secure_malloc_init(PS_TLS_SECURE_HEAP, PS_TLS_SECURE_MIN)) {
+	case 1:
+		keys_protection = PS_TLS_KEYS_PROTECTED;
+		break;
+	case 2:
+		keys_protection = PS_TLS_KEYS_PARTIAL;
+		break;
+	default:
+		keys_protection = PS_TLS_KEYS_UNPROTECTED;
+		break;
+	}
+	ERR_clear_error();
+}
+
+enum ps_tls_key_protection
+ps_tls_keys_protect(void)
+{
+	(void)pthread_once(&keys_once, keys_init);
+	return keys_protection;
+}
+
+const char *
+ps_tls_key_protection_name(enum ps_tls_key_protection p)
+{
+	switch (p) {
+	case PS_TLS_KEYS_PROTECTED:
+		return "protected";
+	case PS_TLS_KEYS_PARTIAL:
+		return "partial";
+	default:
+		return "unprotected";
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Files. */
 
 enum file_kind {
@@ -373,6 +423,7 @@ ps_tls_load_key(const char *path, const char *pass_file, EVP_PKEY **out, char *e
 		return -EINVAL;
 	}
 	*out = NULL;
+	(void)ps_tls_keys_protect();
 	rc = read_file(path, FILE_KEY, &buf, &len, NULL, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -486,6 +537,7 @@ ps_tls_load_certs(const char *path, const char *pass_file, STACK_OF(X509) **out,
 		return -EINVAL;
 	}
 	*out = NULL;
+	(void)ps_tls_keys_protect();	/* a PKCS#12 may hold the key: it is decoded */
 	rc = read_file(path, FILE_PUBLIC, &buf, &len, &mode, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -843,6 +895,7 @@ ps_tls_forge_new(const struct ps_tls_ca *ca, size_t cache_max, struct ps_tls_for
 	 * keys exist only in this process's memory, are never written out,
 	 * and die with the forge; the CA key is what clients trust.
 	 */
+	(void)ps_tls_keys_protect();
 	f->leaf_key[PS_TLS_LEAF_EC] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	f->leaf_key[PS_TLS_LEAF_RSA] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	if (f->leaf_key[PS_TLS_LEAF_EC] == NULL || f->leaf_key[PS_TLS_LEAF_RSA] == NULL) {

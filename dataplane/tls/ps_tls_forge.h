@@ -28,6 +28,44 @@
 /* Largest cache a forge accepts. */
 #define PS_TLS_FORGE_CACHE_MAX	(1u << 22)
 
+/*
+ * OpenSSL secure heap for private keys: mapped once, mlock()ed (never
+ * swapped), MADV_DONTDUMP (never in a core dump), cleansed on free. A
+ * power of two; it holds the loaded and generated private keys (a few KB
+ * each) and every handshake's ephemeral ECDHE/X25519 private key while
+ * that handshake runs (tens of bytes), so it is sized for tens of
+ * thousands of handshakes in flight. Full, a key allocation fails: that
+ * handshake fails, nothing leaks into ordinary memory.
+ */
+#define PS_TLS_SECURE_HEAP	(4u << 20)
+/* Smallest block handed out (a P-256 scalar with its rounding). */
+#define PS_TLS_SECURE_MIN	32u
+
+/* What ps_tls_keys_protect() achieved. */
+enum ps_tls_key_protection {
+	PS_TLS_KEYS_UNPROTECTED,	/* no secure heap: OpenSSL without it, or mmap failed */
+	PS_TLS_KEYS_PARTIAL,		/* heap up, but mlock() or madvise() refused
+					 * (RLIMIT_MEMLOCK): may be swapped, and may be
+					 * in a core dump when madvise() was the one */
+	PS_TLS_KEYS_PROTECTED,		/* locked and excluded from core dumps */
+};
+
+/*
+ * Put every private key OpenSSL makes from now on (its private numbers:
+ * RSA d, p, q..., EC and X25519 scalars) on the secure heap
+ * (PS_TLS_SECURE_HEAP). Idempotent: the first call of the process
+ * decides, later ones return the same answer; ps_tls_load_key() and
+ * ps_tls_forge_new() call it first, so keys they load or generate are
+ * covered without the caller doing anything. Call it before any other
+ * private key is made for the same to hold of those. Thread-safe.
+ */
+enum ps_tls_key_protection
+ps_tls_keys_protect(void);
+
+/* "protected", "partial", "unprotected" (static strings). */
+const char *
+ps_tls_key_protection_name(enum ps_tls_key_protection p);
+
 /* Key type of a forged leaf; one process-wide key of each. */
 enum ps_tls_leaf_type {
 	PS_TLS_LEAF_RSA,	/* RSA-2048: every client can use it */

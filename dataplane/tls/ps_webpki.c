@@ -6,14 +6,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -41,6 +47,9 @@ struct ps_webpki_ca {
 };
 
 struct ps_webpki_ctx {
+	X509_CRL **crls;	/* revocation: n_crls references, NULL when off */
+	size_t n_crls;
+	enum ps_webpki_rev_unknown on_unknown;
 	size_t n_cas;
 	struct ps_webpki_ca cas[];
 };
@@ -48,6 +57,7 @@ struct ps_webpki_ctx {
 /* One check in progress. */
 struct state {
 	uint64_t mask;
+	uint64_t allowed;
 	int8_t depth[PS_WEBPKI_N_REASONS];
 };
 
@@ -79,6 +89,27 @@ ps_webpki_reason_desc(enum ps_webpki_reason r)
 	if ((unsigned int)r >= PS_WEBPKI_N_REASONS)
 		return "?";
 	return reason_descs[r];
+}
+
+size_t
+ps_webpki_result_format(const struct ps_webpki_result *res, char *buf, size_t len)
+{
+	static const char sep[] = "; allowed: ";
+	size_t need, at;
+
+	need = ps_webpki_format(res->first == PS_WEBPKI_OK ? 0 : res->mask, buf, len);
+	if (res->allowed == 0)
+		return need;
+	at = buf != NULL && need < len ? need : 0;
+	if (buf != NULL && need + sizeof(sep) - 1 < len) {
+		memcpy(buf + need, sep, sizeof(sep));
+		at = need + sizeof(sep) - 1;
+	} else {
+		buf = NULL;	/* cut: the caller sees it from the length */
+	}
+	need += sizeof(sep) - 1;
+	return need + ps_webpki_format(res->allowed, buf != NULL ? buf + at : NULL,
+				       buf != NULL ? len - at : 0);
 }
 
 size_t
@@ -241,6 +272,16 @@ ps_webpki_ctx_new(X509 *const *cas, size_t n_cas, struct ps_webpki_ctx **out)
 	return 0;
 }
 
+static void
+crls_free(X509_CRL **crls, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		X509_CRL_free(crls[i]);
+	free(crls);
+}
+
 void
 ps_webpki_ctx_free(struct ps_webpki_ctx *ctx)
 {
@@ -250,7 +291,245 @@ ps_webpki_ctx_free(struct ps_webpki_ctx *ctx)
 		return;
 	for (i = 0; i < ctx->n_cas; i++)
 		X509_free(ctx->cas[i].cert);
+	crls_free(ctx->crls, ctx->n_crls);
 	free(ctx);
+}
+
+/* ------------------------------------------------------------------ */
+/* CRL files. */
+
+/*
+ * The message into err[errlen] (when there is room for one), followed by
+ * OpenSSL's last reason in parentheses when with_ossl; the OpenSSL queue
+ * is left empty. Returns rc, for "return crl_fail(...)".
+ */
+static int __attribute__((format(printf, 5, 6)))
+crl_fail(char *err, size_t errlen, int rc, bool with_ossl, const char *fmt, ...)
+{
+	unsigned long code = ERR_peek_last_error();
+	char why[200];
+	va_list ap;
+	size_t n;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+		n = strlen(err);
+		if (with_ossl && n < errlen) {
+			if (code != 0)
+				ERR_error_string_n(code, why, sizeof(why));
+			snprintf(err + n, errlen - n, " (%s)",
+				 code != 0 ? why : "no OpenSSL reason");
+		}
+	}
+	ERR_clear_error();
+	return rc;
+}
+
+/* All of path, a regular file of at most PS_WEBPKI_CRL_FILE_MAX bytes. */
+static int
+crl_read(const char *path, uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *b;
+	size_t n = 0;
+	ssize_t r;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		crl_fail(err, errlen, 0, false, "%s: cannot read: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		crl_fail(err, errlen, 0, false, "%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size == 0) {
+		crl_fail(err, errlen, 0, false, "%s: empty file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > (off_t)PS_WEBPKI_CRL_FILE_MAX) {
+		crl_fail(err, errlen, 0, false, "%s: larger than %u bytes", path, PS_WEBPKI_CRL_FILE_MAX);
+		close(fd);
+		return -EFBIG;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (b == NULL) {
+		close(fd);
+		crl_fail(err, errlen, 0, false, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	/* A file that changes while read is read up to the size seen. */
+	while (n < (size_t)st.st_size) {
+		r = read(fd, b + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			crl_fail(err, errlen, 0, false, "%s: cannot read: %s", path, strerror(errno));
+			free(b);
+			close(fd);
+			return rc;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	b[n] = '\0';
+	*out = b;
+	*outlen = n;
+	return 0;
+}
+
+static int
+crl_load_pem(const char *path, const uint8_t *b, size_t len, STACK_OF(X509_CRL) *sk,
+	     char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN X509 CRL-----";
+	const uint8_t *p = b, *q;
+	size_t blocks = 0, i;
+	X509_CRL *crl;
+	BIO *bio;
+
+	while ((q = memmem(p, len - (size_t)(p - b), begin, sizeof(begin) - 1)) != NULL) {
+		blocks++;
+		p = q + sizeof(begin) - 1;
+	}
+	if (blocks == 0) {
+		crl_fail(err, errlen, 0, false, "%s: no \"X509 CRL\" PEM block in it", path);
+		return -EINVAL;
+	}
+	bio = BIO_new_mem_buf(b, (int)len);
+	if (bio == NULL) {
+		crl_fail(err, errlen, 0, false, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	for (i = 0; i < blocks; i++) {
+		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+		if (crl == NULL || sk_X509_CRL_push(sk, crl) <= 0) {
+			crl_fail(err, errlen, 0, true, "%s: CRL %zu of %zu does not decode", path,
+				 i + 1, blocks);
+			X509_CRL_free(crl);
+			BIO_free(bio);
+			return -EINVAL;
+		}
+	}
+	BIO_free(bio);
+	return 0;
+}
+
+static int
+crl_load_der(const char *path, const uint8_t *b, size_t len, STACK_OF(X509_CRL) *sk,
+	     char *err, size_t errlen)
+{
+	const unsigned char *p = b;
+	X509_CRL *crl;
+
+	while ((size_t)(p - b) < len) {
+		size_t at = (size_t)(p - b);
+
+		crl = d2i_X509_CRL(NULL, &p, (long)(len - at));
+		if (crl == NULL || sk_X509_CRL_push(sk, crl) <= 0) {
+			crl_fail(err, errlen, 0, true, "%s: not a PEM or DER CRL at byte %zu", path,
+				 at);
+			X509_CRL_free(crl);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+ps_webpki_crl_load(const char *path, STACK_OF(X509_CRL) **crls, char *err, size_t errlen)
+{
+	STACK_OF(X509_CRL) *sk;
+	uint8_t *b = NULL;
+	size_t len = 0;
+	int rc, i;
+
+	if (path == NULL || crls == NULL) {
+		crl_fail(err, errlen, 0, false, "no CRL file");
+		return -EINVAL;
+	}
+	rc = crl_read(path, &b, &len, err, errlen);
+	if (rc < 0)
+		return rc;
+	sk = sk_X509_CRL_new_null();
+	if (sk == NULL) {
+		free(b);
+		crl_fail(err, errlen, 0, false, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	if (memmem(b, len, "-----BEGIN ", 11) != NULL)
+		rc = crl_load_pem(path, b, len, sk, err, errlen);
+	else
+		rc = crl_load_der(path, b, len, sk, err, errlen);
+	free(b);
+	ERR_clear_error();
+	if (rc == 0 && *crls == NULL) {
+		*crls = sk;
+		return 0;
+	}
+	for (i = 0; rc == 0 && i < sk_X509_CRL_num(sk); i++) {
+		if (sk_X509_CRL_push(*crls, sk_X509_CRL_value(sk, i)) <= 0) {
+			/* Undo: *crls keeps what it held before. */
+			while (i-- > 0)
+				(void)sk_X509_CRL_pop(*crls);
+			crl_fail(err, errlen, 0, false, "%s: out of memory", path);
+			rc = -ENOMEM;
+		}
+	}
+	if (rc == 0)
+		sk_X509_CRL_free(sk);	/* the references moved to *crls */
+	else
+		sk_X509_CRL_pop_free(sk, X509_CRL_free);
+	return rc;
+}
+
+int
+ps_webpki_ctx_set_crls(struct ps_webpki_ctx *ctx, STACK_OF(X509_CRL) *crls,
+		       enum ps_webpki_rev_unknown on_unknown)
+{
+	ASN1_INTEGER *probe;
+	X509_REVOKED *rev;
+	X509_CRL **a = NULL;
+	size_t n = 0, i;
+
+	if (ctx == NULL || (on_unknown != PS_WEBPKI_REV_UNKNOWN_REJECT &&
+			    on_unknown != PS_WEBPKI_REV_UNKNOWN_ALLOW))
+		return -EINVAL;
+	if (crls != NULL && sk_X509_CRL_num(crls) > 0) {
+		n = (size_t)sk_X509_CRL_num(crls);
+		a = calloc(n, sizeof(*a));
+		probe = ASN1_INTEGER_new();
+		if (a == NULL || probe == NULL) {
+			free(a);
+			ASN1_INTEGER_free(probe);
+			return -ENOMEM;
+		}
+		for (i = 0; i < n; i++) {
+			a[i] = sk_X509_CRL_value(crls, (int)i);
+			X509_CRL_up_ref(a[i]);
+			/*
+			 * The first lookup sorts the entries under the CRL's
+			 * write lock: done now, so that at check time every
+			 * lookup only reads.
+			 */
+			(void)X509_CRL_get0_by_serial(a[i], &rev, probe);
+		}
+		ASN1_INTEGER_free(probe);
+	}
+	crls_free(ctx->crls, ctx->n_crls);
+	ctx->crls = a;
+	ctx->n_crls = n;
+	ctx->on_unknown = on_unknown;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -761,10 +1040,125 @@ check_name_constraints(struct state *st, STACK_OF(X509) *chain, const GENERAL_NA
 	}
 }
 
+/*
+ * Revocation of x, issued by issuer, from the loaded CRLs (the rules are
+ * at ps_webpki_ctx_set_crls()). A revocation the issuer signed stays a
+ * revocation once the CRL saying so is stale: only a certificateHold can
+ * be lifted. A CRL whose signature does not verify with the issuer's key
+ * proves nothing either way.
+ */
+enum rev_status {
+	REV_GOOD,
+	REV_REVOKED,
+	REV_UNKNOWN,
+};
+
+/* Usable to say "not revoked": a full, direct CRL we understand whole. */
+static bool
+crl_complete(const X509_CRL *crl)
+{
+	int i;
+
+	if (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0 ||
+	    X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1) >= 0)
+		return false;
+	for (i = 0; i < X509_CRL_get_ext_count(crl); i++)
+		if (X509_EXTENSION_get_critical(X509_CRL_get_ext(crl, i)))
+			return false;
+	return true;
+}
+
+static long
+entry_reason(const X509_REVOKED *rev)
+{
+	ASN1_ENUMERATED *e;
+	long r;
+	int crit = -1;
+
+	e = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
+	if (e == NULL)
+		return crit == -1 ? CRL_REASON_NONE : CRL_REASON_UNSPECIFIED;
+	r = ASN1_ENUMERATED_get(e);
+	ASN1_ENUMERATED_free(e);
+	return r;
+}
+
+static enum rev_status
+crl_status(const struct ps_webpki_ctx *ctx, X509 *x, X509 *issuer, time_t now)
+{
+	const X509_NAME *iname = X509_get_subject_name(issuer);
+	EVP_PKEY *ipub = X509_get0_pubkey(issuer);
+	const ASN1_TIME *next;
+	X509_REVOKED *rev;
+	bool covered = false, current;
+	size_t i;
+	long why;
+
+	if (ipub == NULL || X509_check_issued(issuer, x) != X509_V_OK)
+		return REV_UNKNOWN;
+	/* RFC 5280 4.2.1.3: an issuer with keyUsage signs CRLs only with cRLSign. */
+	if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) != 0 &&
+	    (X509_get_key_usage(issuer) & KU_CRL_SIGN) == 0)
+		return REV_UNKNOWN;
+	for (i = 0; i < ctx->n_crls; i++) {
+		X509_CRL *crl = ctx->crls[i];
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), iname) != 0 ||
+		    X509_CRL_verify(crl, ipub) != 1)
+			continue;
+		next = X509_CRL_get0_nextUpdate(crl);
+		current = X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &now) == -1 &&
+			  next != NULL && X509_cmp_time(next, &now) == 1;
+		if (X509_CRL_get0_by_serial(crl, &rev,
+					    (ASN1_INTEGER *)X509_get0_serialNumber(x)) == 1) {
+			why = entry_reason(rev);
+			if (why == CRL_REASON_REMOVE_FROM_CRL ||
+			    (why == CRL_REASON_CERTIFICATE_HOLD && !current))
+				continue;
+			return REV_REVOKED;
+		}
+		if (current && crl_complete(crl))
+			covered = true;
+	}
+	return covered ? REV_GOOD : REV_UNKNOWN;
+}
+
+/*
+ * Every certificate but the trust anchor (and but a self-issued top of
+ * the chain, which only the trust store can revoke), against its issuer:
+ * the next certificate up. One that has none is of unknown status.
+ */
+static void
+check_revocation(struct state *st, const struct ps_webpki_ctx *ctx, STACK_OF(X509) *chain,
+		 bool anchor, time_t now)
+{
+	int i, n = sk_X509_num(chain);
+
+	for (i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		enum rev_status rs;
+
+		if (i == n - 1 &&
+		    (anchor || (X509_get_extension_flags(x) & EXFLAG_SI) != 0))
+			break;
+		rs = i + 1 < n ? crl_status(ctx, x, sk_X509_value(chain, i + 1), now) :
+		     REV_UNKNOWN;
+		if (rs == REV_REVOKED)
+			add(st, PS_WEBPKI_REVOKED, i);
+		else if (rs == REV_UNKNOWN && ctx->on_unknown == PS_WEBPKI_REV_UNKNOWN_ALLOW)
+			st->allowed |= PS_WEBPKI_BIT(PS_WEBPKI_REVOCATION_UNKNOWN);
+		else if (rs == REV_UNKNOWN)
+			add(st, PS_WEBPKI_REVOCATION_UNKNOWN, i);
+	}
+	/* A CRL that did not verify left errors: not for the next SSL call. */
+	ERR_clear_error();
+}
+
 static void
 finish(const struct state *st, long openssl_result, struct ps_webpki_result *res)
 {
 	res->mask = st->mask;
+	res->allowed = st->allowed;
 	res->openssl_result = openssl_result;
 	if (st->mask == 0) {
 		res->first = PS_WEBPKI_OK;
@@ -855,6 +1249,8 @@ ps_webpki_check(const struct ps_webpki_ctx *ctx, STACK_OF(X509) *chain, const ch
 		add(&st, PS_WEBPKI_HOST_MISMATCH, 0);
 	}
 	check_name_constraints(&st, chain, san);
+	if (ctx != NULL && ctx->n_crls > 0)
+		check_revocation(&st, ctx, chain, anchor, now);
 	if ((flags & PS_WEBPKI_F_MAX_VALIDITY) != 0)
 		check_validity_period(&st, leaf);
 	GENERAL_NAMES_free(san);

@@ -6,7 +6,8 @@
  * the way a current browser would: a leaf that is a CA, without SAN or
  * serverAuth EKU, X.509 v1, MD5/SHA-1 signatures, DSA or short RSA keys,
  * bad serials, name-constraint holes, host names matched on SANs only, a
- * leaf signed by the appliance's own CA. OpenSSL's own verdict is mapped
+ * leaf signed by the appliance's own CA; and, from CRL files loaded at
+ * start, revocation. OpenSSL's own verdict is mapped
  * onto the same reason list, so a session record names the reason
  * whichever layer found it.
  *
@@ -105,8 +106,20 @@ struct ps_webpki_result {
 	int depth;			/* chain position first is about (0: leaf); -1: the whole
 					 * chain, or known only from OpenSSL's result */
 	uint64_t mask;			/* PS_WEBPKI_BIT() of every reason found; 0 when accepted */
+	uint64_t allowed;		/* reasons found but let through by configuration
+					 * (revocation_unknown with "allow"): never a
+					 * refusal, only shown in the session record */
 	long openssl_result;		/* the X509_V_* result passed in */
 };
+
+/* What a revocation status that cannot be determined gets. */
+enum ps_webpki_rev_unknown {
+	PS_WEBPKI_REV_UNKNOWN_REJECT,	/* refused as revocation_unknown (the default) */
+	PS_WEBPKI_REV_UNKNOWN_ALLOW,	/* accepted, noted in ps_webpki_result.allowed */
+};
+
+/* Largest CRL file ps_webpki_crl_load() reads. */
+#define PS_WEBPKI_CRL_FILE_MAX	(64u << 20)
 
 struct ps_webpki_ctx;
 
@@ -121,6 +134,42 @@ struct ps_webpki_ctx;
  */
 int
 ps_webpki_ctx_new(X509 *const *cas, size_t n_cas, struct ps_webpki_ctx **out);
+
+/*
+ * Load every CRL of path (PEM: each "X509 CRL" block, other blocks
+ * skipped; DER: one or more concatenated CRLs) and append them to *crls
+ * (created when NULL; free with sk_X509_CRL_pop_free(s, X509_CRL_free)).
+ * Nothing is judged here (signature, dates: at each check, against the
+ * issuer the chain names). 0, or a negative errno (-ENOENT, -EACCES...,
+ * -EFBIG, -EINVAL: no CRL in the file or one that does not decode,
+ * -ENOMEM) with a reason naming the file in err[errlen]; *crls keeps what
+ * it held before. Main thread, at start.
+ */
+int
+ps_webpki_crl_load(const char *path, STACK_OF(X509_CRL) **crls, char *err, size_t errlen);
+
+/*
+ * Turn revocation checking on for ctx with crls (references are taken;
+ * the caller keeps its stack) and say what an undeterminable status gets.
+ * An empty or NULL crls turns it off: no revocation reason is ever given.
+ * For every certificate of a judged chain but its trust anchor, with its
+ * issuer I the next one up:
+ *   revoked  a CRL whose issuer name is I's subject, whose signature
+ *            verifies with I's key (I without keyUsage, or with cRLSign),
+ *            lists the serial (a certificateHold entry only while the CRL
+ *            is current; removeFromCRL never);
+ *   good     else, when one such CRL is current (thisUpdate <= now <
+ *            nextUpdate) and complete (no delta indicator, no issuing
+ *            distribution point, no critical extension);
+ *   unknown  else: revocation_unknown, refused or let through per
+ *            on_unknown.
+ * 0, -EINVAL (NULL ctx, an unknown on_unknown) or -ENOMEM. Main thread,
+ * before any worker uses ctx: it stays read-only afterwards (the CRLs'
+ * entries are sorted here, so no lookup ever writes to a shared CRL).
+ */
+int
+ps_webpki_ctx_set_crls(struct ps_webpki_ctx *ctx, STACK_OF(X509_CRL) *crls,
+		       enum ps_webpki_rev_unknown on_unknown);
 
 /* Free ctx once no worker uses it. NULL-safe. */
 void
@@ -143,7 +192,9 @@ ps_webpki_ctx_free(struct ps_webpki_ctx *ctx);
  * Any lcore; reads ctx and the certificates only (OpenSSL caches their
  * extensions on first use, under its own lock). Cost: microseconds, one
  * SAN decode and one per name-constrained issuer; no signature is
- * verified unless a certificate names an appliance CA as its issuer.
+ * verified unless a certificate names an appliance CA as its issuer, or
+ * revocation checking is on (one CRL signature per loaded CRL of each
+ * non-anchor certificate's issuer).
  * Call once per full upstream handshake, not on resumption (the chain is
  * not re-sent).
  */
@@ -171,6 +222,15 @@ ps_webpki_reason_desc(enum ps_webpki_reason r);
  */
 size_t
 ps_webpki_format(uint64_t mask, char *buf, size_t len);
+
+/*
+ * The session record's text for res: "ok"; ps_webpki_format() of the
+ * refusal reasons; either followed by "; allowed: " and the reasons let
+ * through by configuration ("ok; allowed: revocation_unknown"). Into
+ * buf[len] as ps_webpki_format(); returns the length the full string needs.
+ */
+size_t
+ps_webpki_result_format(const struct ps_webpki_result *res, char *buf, size_t len);
 
 /*
  * Does the subjectAltName dNSName pattern[0..pattern_len) match host?

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -1284,6 +1285,88 @@ test_ca_from_mkca(void **state)
 	ps_tls_ca_free(c);
 }
 
+/*
+ * The secure heap's mapping in /proc/self/smaps: the one of at least
+ * PS_TLS_SECURE_HEAP bytes whose VmFlags has "dd" (MADV_DONTDUMP); also
+ * "lo" (mlock) when want_locked.
+ */
+static bool
+heap_mapping_found(bool want_locked)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long kb = 0;
+	char line[512];
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "Size: %lu kB", &kb) == 1)
+			continue;
+		if (strncmp(line, "VmFlags:", 8) != 0 || kb < PS_TLS_SECURE_HEAP / 1024)
+			continue;
+		found = strstr(line, " dd") != NULL &&
+			(!want_locked || strstr(line, " lo") != NULL);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Load path and report how much the secure heap grew. */
+static size_t
+secure_growth(const char *path, EVP_PKEY **out)
+{
+	size_t before = CRYPTO_secure_used();
+	char err[256];
+
+	if (ps_tls_load_key(path, NULL, out, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	return CRYPTO_secure_used() - before;
+}
+
+static void
+test_key_hygiene(void **state)
+{
+	enum ps_tls_key_protection p;
+	struct ps_tls_forge *f;
+	EVP_PKEY *ec, *rsa, *p12;
+	size_t base, grew;
+
+	(void)state;
+	/* The group setup loaded the CA: the heap is up since then. */
+	p = ps_tls_keys_protect();
+	print_message("  key protection: %s, secure heap %zu bytes used\n",
+		      ps_tls_key_protection_name(p), CRYPTO_secure_used());
+	assert_int_not_equal(p, PS_TLS_KEYS_UNPROTECTED);
+	assert_int_equal(CRYPTO_secure_malloc_initialized(), 1);
+	assert_int_equal(ps_tls_keys_protect(), p);	/* idempotent */
+	assert_true(heap_mapping_found(p == PS_TLS_KEYS_PROTECTED));
+
+	/* Private numbers of loaded keys land there, EC and RSA, and leave with them. */
+	base = CRYPTO_secure_used();
+	grew = secure_growth(write_key_pem("hyg-ec.key", leaf_key, 0600), &ec);
+	print_message("  P-256 key: %zu secure bytes\n", grew);
+	assert_true(grew >= 32);
+	grew = secure_growth(write_key_pem("hyg-rsa.key", rsa_key, 0600), &rsa);
+	print_message("  RSA-2048 key: %zu secure bytes\n", grew);
+	assert_true(grew >= 256 + 5 * 128);	/* d; p, q and the three CRT values */
+	grew = secure_growth(write_p12("hyg.p12", "", rsa_key, NULL, NULL, 0600), &p12);
+	print_message("  RSA-2048 key from PKCS#12: %zu secure bytes\n", grew);
+	assert_true(grew >= 256 + 5 * 128);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(p12);
+	assert_int_equal(CRYPTO_secure_used(), base);
+
+	/* The forge's generated leaf keys too. */
+	f = make_forge(4);
+	grew = CRYPTO_secure_used() - base;
+	print_message("  forge leaf keys: %zu secure bytes\n", grew);
+	assert_true(grew >= 256 + 5 * 128 + 32);
+	ps_tls_forge_free(f);
+	assert_int_equal(CRYPTO_secure_used(), base);
+	assert_string_equal(ps_tls_key_protection_name(PS_TLS_KEYS_PARTIAL), "partial");
+}
+
 int
 main(void)
 {
@@ -1302,6 +1385,7 @@ main(void)
 		cmocka_unit_test(test_ca_load),
 		cmocka_unit_test(test_forge_intermediate_ca),
 		cmocka_unit_test(test_ca_from_mkca),
+		cmocka_unit_test(test_key_hygiene),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -31,6 +32,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
@@ -92,6 +94,10 @@ static X509 *made[64];
 static int n_made;
 static EVP_PKEY *made_keys[16];
 static int n_made_keys;
+static X509_CRL *crls[32];
+static int n_crls;
+static struct ps_webpki_ctx *crl_ctxs[32];
+static int n_crl_ctxs;
 
 /* ------------------------------------------------------------------ */
 /* Test PKI. */
@@ -483,6 +489,10 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	while (n_crls > 0)
+		X509_CRL_free(crls[--n_crls]);
+	while (n_crl_ctxs > 0)
+		ps_webpki_ctx_free(crl_ctxs[--n_crl_ctxs]);
 	while (n_made > 0)
 		X509_free(made[--n_made]);
 	while (n_made_keys > 0)
@@ -1409,6 +1419,293 @@ test_api(void **state)
 	assert_string_equal(buf, "unknown_root");
 }
 
+/* ------------------------------------------------------------------ */
+/* Revocation from CRLs. */
+
+/* A CRL to make; zero fields: valid from a day ago for a week, nothing listed. */
+struct crl_spec {
+	X509 *issuer;			/* whose name it carries */
+	EVP_PKEY *key;			/* what signs it (the issuer's key, or not) */
+	X509 *revoked[4];		/* certificates listed, NULL-ended */
+	long this_off, next_off;	/* seconds from now */
+	bool no_next;			/* no nextUpdate */
+	int reason;			/* CRL entry reason code, 0: none */
+};
+
+static X509_CRL *
+mk_crl(const struct crl_spec *s)
+{
+	X509_CRL *crl = X509_CRL_new();
+	long this_off = s->this_off, next_off = s->next_off;
+	ASN1_ENUMERATED *e;
+	X509_REVOKED *r;
+	ASN1_TIME *t;
+	int i;
+
+	assert_non_null(crl);
+	if (this_off == 0 && next_off == 0) {
+		this_off = -DAY;
+		next_off = 7 * DAY;
+	}
+	assert_int_equal(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(s->issuer)), 1);
+	t = X509_gmtime_adj(NULL, this_off);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	if (!s->no_next) {
+		t = X509_gmtime_adj(NULL, next_off);
+		assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+		ASN1_TIME_free(t);
+	}
+	for (i = 0; i < 4 && s->revoked[i] != NULL; i++) {
+		r = X509_REVOKED_new();
+		assert_non_null(r);
+		assert_int_equal(X509_REVOKED_set_serialNumber(r,
+				 X509_get_serialNumber(s->revoked[i])), 1);
+		t = X509_gmtime_adj(NULL, this_off - 3600);
+		assert_int_equal(X509_REVOKED_set_revocationDate(r, t), 1);
+		ASN1_TIME_free(t);
+		if (s->reason != 0) {
+			e = ASN1_ENUMERATED_new();
+			assert_non_null(e);
+			assert_int_equal(ASN1_ENUMERATED_set(e, s->reason), 1);
+			assert_int_equal(X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, e, 0, 0), 1);
+			ASN1_ENUMERATED_free(e);
+		}
+		assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+	}
+	assert_int_equal(X509_CRL_sort(crl), 1);
+	assert_true(X509_CRL_sign(crl, s->key, EVP_sha256()) > 0);
+	assert_true(n_crls < (int)(sizeof(crls) / sizeof(crls[0])));
+	crls[n_crls++] = crl;
+	return crl;
+}
+
+/* A context knowing app_ca and the NULL-ended CRLs, freed by the teardown. */
+static struct ps_webpki_ctx *
+crl_ctx(enum ps_webpki_rev_unknown on_unknown, X509_CRL *const *list)
+{
+	STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
+	struct ps_webpki_ctx *c;
+
+	assert_non_null(sk);
+	for (; list != NULL && *list != NULL; list++)
+		assert_true(sk_X509_CRL_push(sk, *list) > 0);
+	assert_int_equal(ps_webpki_ctx_new(&app_ca, 1, &c), 0);
+	assert_int_equal(ps_webpki_ctx_set_crls(c, sk, on_unknown), 0);
+	sk_X509_CRL_free(sk);	/* the context holds its own references */
+	assert_true(n_crl_ctxs < (int)(sizeof(crl_ctxs) / sizeof(crl_ctxs[0])));
+	crl_ctxs[n_crl_ctxs++] = c;
+	return c;
+}
+
+#define CRLS(...)	((X509_CRL *const[]){ __VA_ARGS__, NULL })
+#define REJECT		PS_WEBPKI_REV_UNKNOWN_REJECT
+#define ALLOW		PS_WEBPKI_REV_UNKNOWN_ALLOW
+
+/* The good chain judged with ctx. */
+static struct verdict
+judge_rev(const struct ps_webpki_ctx *ctx)
+{
+	return judge_ex(leaf, SENT(inter), TRUST_ROOT, HOST, ctx, 0);
+}
+
+static void
+test_revocation(void **state)
+{
+	X509_CRL *int_ok, *root_ok, *int_leaf, *root_int;
+	struct verdict v;
+	char buf[128];
+
+	(void)state;
+	int_ok = mk_crl(&(struct crl_spec){ .issuer = inter, .key = int_key });
+	root_ok = mk_crl(&(struct crl_spec){ .issuer = root, .key = root_key });
+	int_leaf = mk_crl(&(struct crl_spec){ .issuer = inter, .key = int_key,
+					      .revoked = { leaf } });
+	root_int = mk_crl(&(struct crl_spec){ .issuer = root, .key = root_key,
+					      .revoked = { inter } });
+
+	/* Both issuers' CRLs current, nothing listed: accepted, nothing noted. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(int_ok, root_ok)));
+	expect_accepted("crl: none revoked", &v);
+	assert_int_equal(v.res.allowed, 0);
+	/* OpenSSL checks no CRL here: each refusal below is this layer's. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(int_leaf, root_ok)));
+	expect_refused("crl: leaf revoked", &v, X509_V_OK, PS_WEBPKI_REVOKED, 0);
+	v = judge_rev(crl_ctx(REJECT, CRLS(int_ok, root_int)));
+	expect_refused("crl: intermediate revoked", &v, X509_V_OK, PS_WEBPKI_REVOKED, 1);
+	/* An older CRL of the same issuer does not hide a newer revocation. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(int_ok, int_leaf, root_ok)));
+	expect_refused("crl: two, one lists it", &v, X509_V_OK, PS_WEBPKI_REVOKED, 0);
+
+	/* No CRL for the leaf's issuer: unknown, at the leaf. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(root_ok)));
+	expect_refused("crl: none for the issuer", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	/* Only the intermediate's issuer has none: unknown at depth 1. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(int_ok)));
+	expect_refused("crl: none for the root's", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 1);
+	/* Expired, not yet valid, without nextUpdate: nothing proven. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = int_key, .this_off = -10 * DAY, .next_off = -DAY }), root_ok)));
+	expect_refused("crl: expired", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = int_key, .this_off = DAY, .next_off = 10 * DAY }), root_ok)));
+	expect_refused("crl: not yet valid", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = int_key, .no_next = true }), root_ok)));
+	expect_refused("crl: no nextUpdate", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	/* A revocation the issuer signed outlives the CRL; a hold does not. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = int_key, .this_off = -10 * DAY, .next_off = -DAY, .revoked = { leaf } }),
+		root_ok)));
+	expect_refused("crl: expired, lists it", &v, X509_V_OK, PS_WEBPKI_REVOKED, 0);
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = int_key, .this_off = -10 * DAY, .next_off = -DAY, .revoked = { leaf },
+		.reason = CRL_REASON_CERTIFICATE_HOLD }), root_ok)));
+	expect_refused("crl: expired hold", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = int_key, .revoked = { leaf }, .reason = CRL_REASON_CERTIFICATE_HOLD }),
+		root_ok)));
+	expect_refused("crl: current hold", &v, X509_V_OK, PS_WEBPKI_REVOKED, 0);
+
+	/* Another issuer's CRL says nothing about this leaf. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = rsa_int,
+		.key = rsa_int_key, .revoked = { leaf } }), root_ok)));
+	expect_refused("crl: other issuer", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	/* The issuer's name, another key: forged, neither revokes nor covers. */
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = other_key, .revoked = { leaf } }), root_ok)));
+	expect_refused("crl: bad signature", &v, X509_V_OK, PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+	v = judge_rev(crl_ctx(REJECT, CRLS(mk_crl(&(struct crl_spec){ .issuer = inter,
+		.key = other_key }), root_ok)));
+	expect_refused("crl: bad signature, empty", &v, X509_V_OK,
+		       PS_WEBPKI_REVOCATION_UNKNOWN, 0);
+
+	/* "allow": unknown passes, noted; revoked is still refused. */
+	v = judge_rev(crl_ctx(ALLOW, CRLS(root_ok)));
+	expect_accepted("crl: unknown, allowed", &v);
+	assert_int_equal(v.res.allowed, PS_WEBPKI_BIT(PS_WEBPKI_REVOCATION_UNKNOWN));
+	assert_int_equal(ps_webpki_result_format(&v.res, buf, sizeof(buf)),
+			 strlen("ok; allowed: revocation_unknown"));
+	assert_string_equal(buf, "ok; allowed: revocation_unknown");
+	v = judge_rev(crl_ctx(ALLOW, CRLS(int_leaf)));
+	expect_refused("crl: revoked, allow", &v, X509_V_OK, PS_WEBPKI_REVOKED, 0);
+	assert_int_equal(ps_webpki_result_format(&v.res, buf, sizeof(buf)),
+			 strlen("revoked; allowed: revocation_unknown"));
+	assert_string_equal(buf, "revoked; allowed: revocation_unknown");
+	/* Cut like snprintf: the length needed, a terminated prefix. */
+	assert_int_equal(ps_webpki_result_format(&v.res, buf, 12),
+			 strlen("revoked; allowed: revocation_unknown"));
+	assert_string_equal(buf, "revoked");
+
+	/* Checking off (no CRL loaded, or none given): no revocation reason ever. */
+	v = judge_rev(wctx);
+	expect_accepted("crl: checking off", &v);
+	assert_int_equal(v.res.allowed, 0);
+	v = judge_rev(crl_ctx(REJECT, NULL));
+	expect_accepted("crl: none loaded", &v);
+	assert_int_equal(ps_webpki_result_format(&v.res, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "ok");
+	assert_int_equal(ps_webpki_ctx_set_crls(NULL, NULL, REJECT), -EINVAL);
+	assert_int_equal(ps_webpki_ctx_set_crls(wctx, NULL, (enum ps_webpki_rev_unknown)7),
+			 -EINVAL);
+
+	/* A self-signed leaf is its own anchor: no revocation status to find. */
+	v = judge_ex(root, NULL, TRUST_ROOT, NULL, crl_ctx(REJECT, CRLS(root_ok)), 0);
+	assert_true((v.res.mask & PS_WEBPKI_BIT(PS_WEBPKI_REVOCATION_UNKNOWN)) == 0);
+}
+
+/* Write len bytes to a new temporary file; its name into path[64]. */
+static void
+tmp_file(char path[64], const void *b, size_t len)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/ps_webpki_crl_XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b, len), (ssize_t)len);
+	close(fd);
+}
+
+static void
+test_crl_load(void **state)
+{
+	STACK_OF(X509_CRL) *sk = NULL;
+	X509_CRL *a, *b;
+	unsigned char *der = NULL, *p;
+	char path[64], err[256];
+	BIO *mem;
+	BUF_MEM *bm;
+	int la, lb;
+
+	(void)state;
+	a = mk_crl(&(struct crl_spec){ .issuer = inter, .key = int_key, .revoked = { leaf } });
+	b = mk_crl(&(struct crl_spec){ .issuer = root, .key = root_key });
+	/* PEM: two CRLs with a certificate between them (skipped). */
+	mem = BIO_new(BIO_s_mem());
+	assert_non_null(mem);
+	assert_int_equal(PEM_write_bio_X509_CRL(mem, a), 1);
+	assert_int_equal(PEM_write_bio_X509(mem, leaf), 1);
+	assert_int_equal(PEM_write_bio_X509_CRL(mem, b), 1);
+	BIO_get_mem_ptr(mem, &bm);
+	tmp_file(path, bm->data, bm->length);
+	BIO_free(mem);
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), 0);
+	assert_int_equal(sk_X509_CRL_num(sk), 2);
+	assert_int_equal(X509_CRL_cmp(sk_X509_CRL_value(sk, 1), b), 0);
+	unlink(path);
+	/* DER: two concatenated, appended to what is there. */
+	la = i2d_X509_CRL(a, NULL);
+	lb = i2d_X509_CRL(b, NULL);
+	assert_true(la > 0 && lb > 0);
+	der = malloc((size_t)(la + lb));
+	assert_non_null(der);
+	p = der;
+	assert_int_equal(i2d_X509_CRL(a, &p), la);
+	assert_int_equal(i2d_X509_CRL(b, &p), lb);
+	tmp_file(path, der, (size_t)(la + lb));
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), 0);
+	assert_int_equal(sk_X509_CRL_num(sk), 4);
+	unlink(path);
+	/* A cut DER file: refused, the stack as it was. */
+	tmp_file(path, der, (size_t)(la + lb - 7));
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), -EINVAL);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "not a PEM or DER CRL at byte"));
+	assert_int_equal(sk_X509_CRL_num(sk), 4);
+	unlink(path);
+	free(der);
+	/* PEM without a CRL; a broken CRL block; empty; missing. */
+	tmp_file(path, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 59);
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no \"X509 CRL\" PEM block"));
+	unlink(path);
+	tmp_file(path, "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", 53);
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), -EINVAL);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "CRL 1 of 1 does not decode"));
+	unlink(path);
+	tmp_file(path, "", 0);
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "empty file"));
+	unlink(path);
+	assert_int_equal(ps_webpki_crl_load(path, &sk, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot read"));
+	assert_int_equal(sk_X509_CRL_num(sk), 4);
+	/* What was loaded judges as the made ones do. */
+	assert_int_equal(ps_webpki_ctx_set_crls(wctx, sk, REJECT), 0);
+	sk_X509_CRL_pop_free(sk, X509_CRL_free);
+	{
+		struct verdict v = judge_rev(wctx);
+
+		expect_refused("crl: loaded from files", &v, X509_V_OK, PS_WEBPKI_REVOKED, 0);
+	}
+	/* Back to checking off for the tests after this one. */
+	assert_int_equal(ps_webpki_ctx_set_crls(wctx, NULL, REJECT), 0);
+	ERR_clear_error();
+}
+
 static void
 test_openssl_mapping(void **state)
 {
@@ -1492,6 +1789,8 @@ main(void)
 		T(test_signed_by_appliance_ca),
 		T(test_max_validity),
 		T(test_api),
+		T(test_revocation),
+		T(test_crl_load),
 		T(test_openssl_mapping),
 	};
 #undef T
