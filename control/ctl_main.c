@@ -21,8 +21,10 @@
 
 #include "ctl_client.h"
 #include "ctl_bypass.h"
+#include "ctl_capture.h"
 #include "ctl_policy.h"
 #include "ctl_sessions.h"
+#include "ctl_verify.h"
 #include "ps_version.h"
 
 #define CTL_TIMEOUT_MS	5000
@@ -36,10 +38,13 @@ usage(FILE *f)
 		"commands:\n"
 		"  status      data-plane state, ports, links, workers\n"
 		"  stats       packet, byte and drop counters per port and reason\n"
+		"  tools       tool ports, inline tools and their health\n"
 		"  sessions    session records, searchable by SNI or certificate name\n"
 		"              (sessions --help for its options)\n");
 	ctl_policy_usage(f);
 	ctl_bypass_usage(f);
+	ctl_verify_usage(f);
+	ctl_capture_usage(f);
 	fprintf(f,
 		"\n"
 		"options:\n"
@@ -164,6 +169,31 @@ print_stats(json_t *r)
 							   "policy"));
 	print_counters("shadow rule hits (would have decided):",
 		       json_object_get(json_object_get(r, "policy_rules"), "shadow"));
+	print_counters("packet captures (non-zero):", json_object_get(r, "capture"));
+}
+
+static void
+print_tools(json_t *r)
+{
+	json_t *t;
+	size_t i;
+
+	printf("out-of-band tool ports:");
+	json_array_foreach(json_object_get(r, "out_of_band"), i, t)
+		printf(" %s", json_string_value(t));
+	printf("%s\n", json_array_size(json_object_get(r, "out_of_band")) == 0 ? " none" : "");
+	if (json_array_size(json_object_get(r, "inline")) == 0) {
+		printf("inline tools: none\n");
+		return;
+	}
+	printf("%-16s %-12s %-12s %-6s %8s %10s %8s %14s %14s\n", "INLINE TOOL", "PORT A",
+	       "PORT B", "HEALTH", "CHANGES", "FLOWS", "RESETS", "BYTES C->S", "BYTES S->C");
+	json_array_foreach(json_object_get(r, "inline"), i, t)
+		printf("%-16s %-12s %-12s %-6s %8" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %8" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT
+		       "\n", str(t, "name"), str(t, "port_a"), str(t, "port_b"), str(t, "health"),
+		       num(t, "health_changes"), num(t, "flows"), num(t, "resets"),
+		       num(t, "bytes_client_to_server"), num(t, "bytes_server_to_client"));
 }
 
 int
@@ -214,9 +244,13 @@ main(int argc, char **argv)
 		return ctl_policy_main(path, as_json, argc - optind, argv + optind);
 	if (strcmp(cmd, "bypass") == 0)
 		return ctl_bypass_main(path, as_json, argc - optind, argv + optind);
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0) {
-		fprintf(stderr, "plainsight-ctl: unknown command \"%s\" "
-			"(expected status, stats, sessions, policy or bypass)\n", cmd);
+	if (strcmp(cmd, "verify") == 0)
+		return ctl_verify_main(as_json, argc - optind, argv + optind);
+	if (strcmp(cmd, "capture") == 0)
+		return ctl_capture_main(path, argc - optind, argv + optind);
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0 && strcmp(cmd, "tools") != 0) {
+		fprintf(stderr, "plainsight-ctl: unknown command \"%s\" (expected status, stats, "
+			"tools, sessions, policy, bypass, verify or capture)\n", cmd);
 		return 2;
 	}
 	if (optind + 1 < argc) {
@@ -233,6 +267,8 @@ main(int argc, char **argv)
 		printf("\n");
 	} else if (strcmp(cmd, "status") == 0) {
 		print_status(reply);
+	} else if (strcmp(cmd, "tools") == 0) {
+		print_tools(reply);
 	} else {
 		print_stats(reply);
 	}

@@ -17,6 +17,8 @@
 #define PS_DEV_MAX		256	/* DPDK device string, incl. NUL */
 #define PS_PORTS_MAX		16
 #define PS_WORKERS_MAX		16
+#define PS_RSS_KEY_MAX		52	/* bytes of a Toeplitz key (40 or 52) */
+#define PS_RSS_QUEUES_MAX	64	/* rx queues per port */
 #define PS_LCORE_MAX		128	/* RTE_MAX_LCORE of Debian's build */
 #define PS_EAL_ARGS_MAX		32
 #define PS_EAL_ARG_LEN		128
@@ -142,6 +144,12 @@ struct ps_config {
 	struct ps_port_cfg ports[PS_PORTS_MAX];
 	unsigned int n_ports;
 
+	/* receive-side scaling (section "rss") */
+	uint8_t rss_key[PS_RSS_KEY_MAX];	/* symmetric Toeplitz key */
+	unsigned int rss_key_len;		/* 0: the built-in 6d5a key */
+	uint8_t rss_queue_worker[PS_RSS_QUEUES_MAX];	/* rx queue q -> worker index */
+	unsigned int n_rss_queues;		/* 0: one queue per worker, q -> q */
+
 	/* limits */
 	unsigned int rx_desc;
 	unsigned int tx_desc;
@@ -179,6 +187,10 @@ struct ps_config {
 	/* session records */
 	unsigned int sessions_keep;	/* closed records kept in memory */
 	char sessions_log[PS_PATH_MAX];	/* JSON lines, "" for none */
+	unsigned int sessions_log_rotate_mb;	/* rotate the log at this size, 0: never */
+	unsigned int sessions_log_keep;		/* rotated files kept: FILE.1 .. FILE.N */
+	char sessions_syslog[PS_PATH_MAX];	/* "udp://IP:PORT", "tcp://[IPv6]:PORT", "" none */
+	unsigned int sessions_syslog_facility;	/* 0..23, default 16 (local0) */
 
 	/* control */
 	char socket_path[PS_SOCKET_PATH_MAX];

@@ -13,7 +13,8 @@ PS_PACKAGES=(
 	libdpdk-dev dpdk libjansson-dev libpcap-dev libssl-dev libcmocka-dev
 	iproute2 ethtool nftables tcpdump iputils-ping socat curl openssl
 	python3 procps psmisc kmod tshark
-	exim4-daemon-light dovecot-imapd dovecot-pop3d vsftpd tinyproxy
+	prometheus
+	exim4-daemon-light dovecot-imapd dovecot-pop3d vsftpd tinyproxy rsyslog
 )
 
 # Install whatever of PS_PACKAGES is missing. Quiet when nothing is.

@@ -21,6 +21,10 @@
 #                                 and the server, each holding a veth pair
 #                                 (c0/d0) for a fault-injecting bridge
 #                                 (tests/e2e/impair.py, nftables)
+#   scripts/topo.sh up PFX inline also an inline tool: namespace PFX-ips
+#                                 joined to the data plane by ips-a and
+#                                 ips-b (its eth0 and eth1), with a Linux
+#                                 bridge br0 over both: a bump in the wire
 #   scripts/topo.sh down [PFX]    delete everything it created
 #   scripts/topo.sh env [PFX]     print the names as shell variables
 # PFX defaults to "ps"; tests use their own so they never collide.
@@ -32,6 +36,7 @@ WAN=${3:-}
 [[ $P =~ ^[a-z0-9]{1,8}$ ]] || { echo "topo: prefix must be 1-8 of [a-z0-9]" >&2; exit 2; }
 
 NS_CLI=$P-cli NS_SRV=$P-srv NS_TOOL=$P-tool NS_DP=$P-dp NS_WANA=$P-wana NS_WANB=$P-wanb
+NS_IPS=$P-ips
 CLI4=198.18.0.1 SRV4=198.18.0.2 CLI6=fd00:5053::1 SRV6=fd00:5053::2
 
 quiet_offloads() {	# ns ifname
@@ -59,7 +64,7 @@ link() {	# ns_a if_a ns_b if_b
 
 down() {
 	local ns
-	for ns in "$NS_CLI" "$NS_SRV" "$NS_TOOL" "$NS_DP" "$NS_WANA" "$NS_WANB"; do
+	for ns in "$NS_CLI" "$NS_SRV" "$NS_TOOL" "$NS_DP" "$NS_WANA" "$NS_WANB" "$NS_IPS"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	ip link del "${P}tmp1" 2>/dev/null || true
@@ -91,6 +96,21 @@ up() {
 	fi
 	link "$NS_TOOL" eth0 "$NS_DP" tool0
 	for ifc in net-a net-b tool0; do no_ipv6 "$NS_DP" "$ifc"; done
+	if [ "$WAN" = inline ]; then
+		ip netns add "$NS_IPS"
+		ip netns exec "$NS_IPS" ip link set lo up
+		link "$NS_DP" ips-a "$NS_IPS" eth0
+		link "$NS_DP" ips-b "$NS_IPS" eth1
+		for ifc in ips-a ips-b; do no_ipv6 "$NS_DP" "$ifc"; done
+		no_ipv6 "$NS_IPS" eth0
+		no_ipv6 "$NS_IPS" eth1
+		ip netns exec "$NS_IPS" ip link add br0 type bridge
+		ip netns exec "$NS_IPS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/br0/disable_ipv6' \
+			2>/dev/null || true
+		ip netns exec "$NS_IPS" ip link set dev eth0 master br0
+		ip netns exec "$NS_IPS" ip link set dev eth1 master br0
+		ip netns exec "$NS_IPS" ip link set br0 up
+	fi
 	no_ipv6 "$NS_TOOL" eth0
 
 	addr() {	# ns v4 v6
@@ -107,8 +127,9 @@ down) down ;;
 env)
 	cat <<EOV
 NS_CLI=$NS_CLI NS_SRV=$NS_SRV NS_TOOL=$NS_TOOL NS_DP=$NS_DP NS_WANA=$NS_WANA NS_WANB=$NS_WANB
+NS_IPS=$NS_IPS
 CLI4=$CLI4 SRV4=$SRV4 CLI6=$CLI6 SRV6=$SRV6
 EOV
 	;;
-*) echo "usage: $0 up|down|env [PREFIX] [wan]" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|env [PREFIX] [wan|inline]" >&2; exit 2 ;;
 esac

@@ -96,6 +96,12 @@ int conf_opt_enum(struct conf_ctx *c, json_t *obj, const char *path,
 int conf_opt_path(struct conf_ctx *c, json_t *obj, const char *path, const char *key,
 		  char out[PS_PATH_MAX]);
 
+/* The value of hex digit ch, -1 when it is not one. */
+int conf_hex_value(char ch);
+
+/* Section "rss" (conf_rss.c), after "lcores". */
+int conf_parse_rss(struct conf_ctx *c, json_t *obj, const char *path);
+
 /* Sections defined in conf_tls.c. */
 int conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path);
 int conf_parse_port_tool(struct conf_ctx *c, json_t *obj, const char *path,

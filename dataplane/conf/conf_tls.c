@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf_priv.h"
@@ -16,6 +17,8 @@
 #define DEFAULT_TOOL_MSS		0	/* by address family: 1460 IPv4, 1440 IPv6 */
 #define DEFAULT_SESSIONS_KEEP		10000
 #define DEFAULT_BYPASS_TTL_S		3600
+#define DEFAULT_SESSIONS_LOG_KEEP	5
+#define DEFAULT_SESSIONS_FACILITY	16	/* local0 */
 
 void
 conf_tls_defaults(struct ps_config *cfg)
@@ -29,6 +32,8 @@ conf_tls_defaults(struct ps_config *cfg)
 	cfg->tls.forge_cache = DEFAULT_FORGE_CACHE;
 	cfg->tls.bypass_ttl_s = DEFAULT_BYPASS_TTL_S;
 	cfg->sessions_keep = DEFAULT_SESSIONS_KEEP;
+	cfg->sessions_log_keep = DEFAULT_SESSIONS_LOG_KEEP;
+	cfg->sessions_syslog_facility = DEFAULT_SESSIONS_FACILITY;
 	cfg->record_rotate_mb = 100;
 	cfg->record_rotate_s = 3600;
 	cfg->record_keep_files = 100;
@@ -267,19 +272,89 @@ conf_parse_tls(struct conf_ctx *c, json_t *obj, const char *path)
 	return 0;
 }
 
-/* Session records: how many closed ones stay queryable, and the log. */
+/*
+ * A syslog target: "udp://" or "tcp://", an IPv4 literal or an IPv6 one
+ * in brackets, ":" and a port 1..65535 written without sign or leading
+ * zero. Names are refused: the data plane never waits on a resolver.
+ */
+static bool
+syslog_target_ok(const char *s)
+{
+	char host[INET6_ADDRSTRLEN];
+	unsigned char a[16];
+	const char *port;
+	size_t n;
+	int af;
+
+	if (strncmp(s, "udp://", 6) != 0 && strncmp(s, "tcp://", 6) != 0)
+		return false;
+	s += 6;
+	af = *s == '[' ? AF_INET6 : AF_INET;
+	if (af == AF_INET6)
+		s++;
+	n = strcspn(s, af == AF_INET6 ? "]" : ":");
+	port = s + n + (af == AF_INET6 ? 1 : 0);
+	if (n == 0 || n >= sizeof(host) || *port != ':')
+		return false;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	port++;
+	n = strlen(port);
+	return inet_pton(af, host, a) == 1 && n >= 1 && n <= 5 && *port != '0' &&
+	       strspn(port, "0123456789") == n && strtoul(port, NULL, 10) <= 65535;
+}
+
+/* Session records: how many closed ones stay queryable, the log, syslog. */
 int
 conf_parse_sessions(struct conf_ctx *c, json_t *obj, const char *path)
 {
-	static const char *const keys[] = { "keep", "log_file", NULL };
+	static const char *const keys[] = {
+		"keep", "log_file", "log_rotate_mb", "log_keep", "syslog", "syslog_facility",
+		NULL
+	};
+	/* RFC 5424 6.2.1 codes 0..11, then local0..local7 (16..23). */
+	static const char *const facilities[] = {
+		"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp",
+		"cron", "authpriv", "ftp", "local0", "local1", "local2", "local3",
+		"local4", "local5", "local6", "local7", NULL
+	};
+	static const char expect_syslog[] = "\"udp://IP:PORT\" or \"tcp://IP:PORT\" with "
+		"IP an IPv4 address or [IPv6 address] and PORT 1..65535";
+	struct ps_config *cfg = &c->cfg;
+	char p[CONF_PATH_LEN];
+	unsigned int fac = cfg->sessions_syslog_facility < 12 ?
+			   cfg->sessions_syslog_facility : cfg->sessions_syslog_facility - 4;
+	json_t *v;
 	int rc;
 
 	rc = conf_object_check(c, obj, path, keys, NULL);
 	if (rc == 0)
-		rc = conf_opt_uint(c, obj, path, "keep", 1, 10000000, &c->cfg.sessions_keep);
+		rc = conf_opt_uint(c, obj, path, "keep", 1, 10000000, &cfg->sessions_keep);
 	if (rc == 0)
-		rc = conf_opt_path(c, obj, path, "log_file", c->cfg.sessions_log);
-	return rc;
+		rc = conf_opt_path(c, obj, path, "log_file", cfg->sessions_log);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "log_rotate_mb", 0, 1000000,
+				   &cfg->sessions_log_rotate_mb);
+	if (rc == 0)
+		rc = conf_opt_uint(c, obj, path, "log_keep", 1, 1000, &cfg->sessions_log_keep);
+	if (rc == 0)
+		rc = conf_opt_enum(c, obj, path, "syslog_facility", facilities, &fac);
+	if (rc < 0)
+		return rc;
+	cfg->sessions_syslog_facility = fac < 12 ? fac : fac + 4;
+	v = conf_member(obj, path, "syslog", p, sizeof(p));
+	if (v != NULL) {
+		const char *s;
+		size_t n;
+
+		rc = conf_string_value(c, v, p, expect_syslog, &s, &n);
+		if (rc < 0)
+			return rc;
+		if (n >= PS_PATH_MAX || memchr(s, '\0', n) != NULL || !syslog_target_ok(s))
+			return conf_value_fail(c, p, expect_syslog, v);
+		memcpy(cfg->sessions_syslog, s, n + 1);
+	}
+	return 0;
 }
 
 /* Recording: the decrypted conversations to rotated pcap files. */

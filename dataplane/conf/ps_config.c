@@ -329,8 +329,9 @@ parse_mempool(struct conf_ctx *c, json_t *obj, const char *path)
 
 /* ---- ports ---- */
 
-static int
-hex_value(char ch)
+/* See conf_priv.h. */
+int
+conf_hex_value(char ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';
@@ -356,7 +357,7 @@ pci_parse(const char *s, size_t n, char *key)
 
 	if (n == 12) {
 		for (i = 0; i < 4; i++) {
-			if (hex_value(s[i]) < 0)
+			if (conf_hex_value(s[i]) < 0)
 				return false;
 		}
 		if (s[4] != ':')
@@ -370,7 +371,7 @@ pci_parse(const char *s, size_t n, char *key)
 
 		switch (form[i]) {
 		case 'x':
-			if (hex_value(ch) < 0)
+			if (conf_hex_value(ch) < 0)
 				return false;
 			break;
 		case 'd':
@@ -972,6 +973,7 @@ static const struct conf_section sections[] = {
 	{ "eal", false, parse_eal },
 	{ "mempool", false, parse_mempool },
 	{ "ports", true, parse_ports },
+	{ "rss", false, conf_parse_rss },
 	{ "limits", false, parse_limits },
 	{ "bridge", false, parse_bridge },
 	{ "intercept", false, parse_intercept },

@@ -24,10 +24,12 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "ps_capture.h"
 #include "ps_config.h"
 #include "ps_decide.h"
 #include "ps_dp.h"
 #include "ps_record.h"
+#include "ps_telemetry.h"
 #include "ps_version.h"
 
 #define EAL_ARGV_MAX	(16 + 2 * PS_PORTS_MAX + PS_EAL_ARGS_MAX)
@@ -40,6 +42,15 @@ on_signal(int sig)
 	(void)sig;
 	if (the_dp != NULL)
 		__atomic_store_n(&the_dp->quit, 1, __ATOMIC_RELAXED);
+}
+
+/* SIGHUP: logrotate renamed the session log; the next drain reopens it. */
+static void
+on_hangup(int sig)
+{
+	(void)sig;
+	if (the_dp != NULL && the_dp->sessions_on)
+		ps_sess_log_reopen(&the_dp->sessions);
 }
 
 static void
@@ -277,6 +288,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, on_hangup);
 
 	dp.pool = rte_pktmbuf_pool_create("ps_pkt", cfg.mbufs, cfg.mbuf_cache,
 					  0, (uint16_t)cfg.mbuf_data_size,
@@ -300,6 +312,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "plainsight-dp: cannot allocate workers: %s\n",
 			strerror(-rc));
 		goto out_pool;
+	}
+	rc = ps_capture_init(&dp);	/* packet capture (ps_capture.h) */
+	if (rc < 0) {
+		fprintf(stderr, "plainsight-dp: cannot set up packet capture: %s\n", strerror(-rc));
+		goto out_ports;
 	}
 	rc = ps_policy_init(&dp);
 	if (rc < 0) {
@@ -330,11 +347,29 @@ main(int argc, char **argv)
 		fprintf(stderr, "plainsight-dp: %s\n", err);
 		goto out_ports;
 	}
+	{
+		/* After the policy: its settings may name the syslog target. */
+		const struct ps_sess_log_opts lo = {
+			.rotate_bytes = (uint64_t)cfg.sessions_log_rotate_mb << 20,
+			.keep = cfg.sessions_log_keep,
+			.syslog_url = cfg.sessions_syslog,
+			.syslog_facility = cfg.sessions_syslog_facility,
+		};
+
+		rc = ps_sess_log_setup(&dp.sessions, &lo, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "plainsight-dp: %s\n", err);
+			goto out_ports;
+		}
+	}
 	rc = ps_mgmt_start(&dp, cfg.socket_path, &mgmt, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "plainsight-dp: %s\n", err);
 		goto out_ports;
 	}
+	/* The same counters for DPDK telemetry clients (docs/metrics.md). */
+	if (ps_telemetry_init(&dp) < 0)
+		fprintf(stderr, "plainsight-dp: warning: telemetry commands not registered\n");
 	for (i = 0; i < dp.n_workers; i++) {
 		rc = rte_eal_remote_launch(ps_worker_main, dp.workers[i],
 					   dp.workers[i]->lcore);
@@ -362,6 +397,7 @@ main(int argc, char **argv)
 	ps_mgmt_stop(mgmt);
 	printf("plainsight-dp: stopped\n");
 out_ports:
+	ps_capture_fini(&dp);	/* before the workers and dp->rcu go */
 	ps_record_stop(&dp);
 	ps_ports_stop(&dp);
 	ps_workers_free(&dp);

@@ -23,6 +23,7 @@
 #include <rte_malloc.h>
 
 #include "ps_decide.h"
+#include "ps_inline_tool.h"
 #include "ps_record.h"
 
 struct ps_profile_ctx {
@@ -58,6 +59,7 @@ rt_free(struct ps_policy_rt *rt)
 	free(rt->up_ctx);
 	free(rt->profile_num);
 	free(rt->tool_ports);
+	free(rt->tool_inline);
 	free(rt->hits);
 	free(rt);
 }
@@ -170,6 +172,18 @@ tool_index(const struct ps_dp *dp, const char *name)
 	return -1;
 }
 
+/* The inline pair with a port named name, -1 when none. */
+static int
+inline_index(const struct ps_dp *dp, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < dp->cfg->n_ports; i++)
+		if (strcmp(dp->cfg->ports[i].name, name) == 0)
+			return ps_inline_pair_of_port(dp, i);
+	return -1;
+}
+
 static int
 bind_tools(struct ps_dp *dp, struct ps_policy_rt *rt, struct ps_pol_errors *errs)
 {
@@ -177,21 +191,26 @@ bind_tools(struct ps_dp *dp, struct ps_policy_rt *rt, struct ps_pol_errors *errs
 	int bad = 0;
 
 	rt->tool_ports = calloc(n + 1, sizeof(*rt->tool_ports));
-	if (rt->tool_ports == NULL)
+	rt->tool_inline = calloc(n + 1, sizeof(*rt->tool_inline));
+	if (rt->tool_ports == NULL || rt->tool_inline == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const struct ps_pol_tool *t = ps_pol_tool(rt->pol, i);
 
 		for (j = 0; j < t->n_ports; j++) {
-			int k = tool_index(dp, t->ports[j]);
+			int k = tool_index(dp, t->ports[j]), pair = inline_index(dp, t->ports[j]);
 
-			if (k < 0) {
-				add_err(errs, "%s: no out-of-band tool port (or recording) named \"%s\" "
-					"in the data plane's configuration", t->name, t->ports[j]);
+			if (k < 0 && pair < 0) {
+				add_err(errs, "%s: no tool port (out-of-band, inline, or the "
+					"recording) named \"%s\" in the data plane's configuration",
+					t->name, t->ports[j]);
 				bad = 1;
 				continue;
 			}
-			rt->tool_ports[i] |= UINT64_C(1) << k;
+			if (k >= 0)
+				rt->tool_ports[i] |= UINT64_C(1) << k;
+			else
+				rt->tool_inline[i] |= 1u << pair;
 		}
 	}
 	return bad ? -EINVAL : 0;
@@ -253,10 +272,8 @@ restart_warnings(const struct ps_dp *dp, const struct ps_pol_settings *s, json_t
 		warn(warnings, "session_cache");
 	if (differs(s->log_file, cfg->sessions_log))
 		warn(warnings, "log.file");
-	if (s->syslog_url != NULL && warnings != NULL)
-		json_array_append_new(warnings, json_string("settings.log.syslog: sending session "
-					"records over syslog is not built yet: records go to the "
-					"session log only"));
+	if (differs(s->syslog_url, cfg->sessions_syslog))
+		warn(warnings, "log.syslog");
 }
 
 int
@@ -432,6 +449,8 @@ ps_policy_settings_to_config(const struct ps_pol *pol, struct ps_config *cfg,
 	}
 	if (s->log_file != NULL)
 		rc |= copy_path(cfg->sessions_log, s->log_file, "log.file", err, errlen);
+	if (s->syslog_url != NULL)
+		rc |= copy_path(cfg->sessions_syslog, s->syslog_url, "log.syslog", err, errlen);
 	return rc != 0 ? -EINVAL : 0;
 }
 
@@ -584,6 +603,36 @@ flow_sym_hash(const struct ps_tcp_frame_spec *c2s)
 	return h ^ (h >> 15);
 }
 
+/*
+ * The inline tool a decrypted flow goes through (the first one of its
+ * rule's chain; without a chain, the first pair configured), and what the
+ * tool's failure behaviour is. One inline tool per flow.
+ */
+static void
+inline_for(const struct ps_dp *dp, const struct ps_policy_rt *rt,
+	   const struct ps_pol_verdict *v, struct ps_decision *d)
+{
+	unsigned int i;
+
+	d->inline_pair = -1;
+	d->inline_fail_closed = false;
+	if (dp->n_inl == 0)
+		return;
+	if (rt == NULL || v == NULL || !v->tools_set) {
+		d->inline_pair = 0;
+		return;
+	}
+	for (i = 0; i < v->n_tools; i++) {
+		uint32_t m = rt->tool_inline[v->tools[i]];
+
+		if (m != 0) {
+			d->inline_pair = __builtin_ctz(m);
+			d->inline_fail_closed = ps_pol_tool(rt->pol, v->tools[i])->fail_closed;
+			return;
+		}
+	}
+}
+
 /* The tool ports that get a flow a verdict decrypts. */
 static uint64_t
 tools_for(const struct ps_dp *dp, const struct ps_policy_rt *rt,
@@ -635,6 +684,7 @@ evaluate(struct ps_worker *w, const struct ps_pol_query *q, const char *at, bool
 
 	*rtp = rt;
 	memset(d, 0, sizeof(*d));
+	d->inline_pair = -1;
 	d->at = at;
 	d->log = true;
 	if (rt == NULL) {
@@ -726,6 +776,7 @@ ps_decide_tls(struct ps_worker *w, const struct ps_tcp_frame_spec *c2s, const ch
 		break;
 	}
 	d->tools = tools_for(w->dp, rt, v, c2s);
+	inline_for(w->dp, rt, v, d);
 	if (rt == NULL || v == NULL)
 		return;
 	if (v->profile > 0 && v->profile < ps_pol_n_profiles(rt->pol)) {

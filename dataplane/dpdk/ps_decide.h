@@ -30,6 +30,7 @@ struct ps_policy_rt {
 	struct ps_tls_ctx **up_ctx;	/* per profile index, [0] NULL: the default */
 	uint8_t *profile_num;		/* per profile index: dp-wide number */
 	uint64_t *tool_ports;		/* per policy tool: bit i = dp->tool_port[i] */
+	uint32_t *tool_inline;		/* per policy tool: bit i = inline pair dp->inl[i] */
 	uint16_t starttls_ports[PS_STARTTLS_PORTS_MAX];
 	unsigned int n_starttls_ports;
 	enum ps_overflow_action overflow;
@@ -45,6 +46,8 @@ struct ps_decision {
 	char rule[64];
 	bool log;
 	uint64_t tools;			/* bit i: dp->tool_port[i] gets the conversation */
+	int inline_pair;		/* dp->inl index the flow goes through, -1 none */
+	bool inline_fail_closed;	/* that tool down: block (else go around it) */
 	char version[80];		/* policy_version of the record, "" none */
 	char shadow_rule[64];		/* a shadow rule that would have decided, "" none */
 	const char *shadow_action;	/* what it would have done, NULL none */

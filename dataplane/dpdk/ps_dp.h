@@ -31,11 +31,34 @@
 struct ps_policy_rt;
 struct ps_profile_ctx;
 
+#define PS_INLINE_PAIRS_MAX	(PS_PORTS_MAX / 2)
+#define PS_INLINE_HB_MS		250u	/* heartbeat interval through each inline tool */
+#define PS_INLINE_HB_MISSES	4u	/* heartbeats missed in a row: the tool is down */
+
+/*
+ * An inline tool: a pair of tool-inline ports, A (side a, towards the
+ * client) and B. Its health comes from heartbeat frames sent through it
+ * both ways by worker 0 and seen back by any worker (atomics).
+ */
+struct ps_inline_pair {
+	char name[PS_NAME_MAX];		/* the pair's name */
+	uint16_t port[2];		/* ports[] index: [0] A, [1] B */
+	uint64_t seen_us[2];		/* a heartbeat came in at [0] A, [1] B */
+	uint64_t next_hb_us;		/* worker 0 only */
+	uint64_t hb_seq;
+	uint8_t up;			/* 1 healthy, 0 down */
+	uint64_t changes;		/* health state changes */
+	uint64_t flows;			/* legs opened through it */
+	uint64_t resets;		/* legs reset by it */
+	uint64_t bytes[2];		/* plaintext out of it: [0] client->server */
+};
+
 #define PS_RXQ_PER_WORKER_MAX	(PS_PORTS_MAX * 4)
 #define PS_SCRATCH_SIZE		(64 * 1024 + 256)
 
 struct ps_dp;
 struct ps_recorder;
+struct ps_capture;
 
 struct ps_dp_port {
 	uint16_t port_id;		/* DPDK port id */
@@ -83,6 +106,8 @@ struct ps_worker {
 	struct ps_tool_stats tool_stats;
 	uint16_t cur_tool;		/* tool port (ports[] index) being written */
 	uint8_t *tool_scratch;
+	struct ps_proxy_io il_io;	/* frames of inline tool legs */
+	uint16_t cur_il[2];		/* their ports: [0] A, [1] B */
 	struct rte_ring *rec_ring;	/* frames to the recorder thread (SPSC) */
 	struct rte_ring *inbox[PS_WORKERS_MAX];	/* from worker i (SPSC) */
 	uint64_t now_us;
@@ -123,11 +148,18 @@ struct ps_dp {
 	 * until exit (connections borrow them), at most PS_PROFILES_MAX. */
 	struct ps_profile_ctx *profiles;
 	unsigned int n_profiles;
+	/* Inline tools (tool-inline port pairs) and their legs' TCP settings. */
+	struct ps_inline_pair inl[PS_INLINE_PAIRS_MAX];
+	unsigned int n_inl;
+	struct ps_tcp_cfg il_tcp_cfg;
+	uint16_t segments[PS_PORTS_MAX];	/* ports[] index of each segment's side a */
+	unsigned int n_segments;
 	/* Out-of-band tool ports: ports[] index and settings of each. */
 	unsigned int n_tools;
 	uint16_t tool_port[PS_PORTS_MAX + 1];	/* PS_TOOL_PORT_RECORDER: the recorder */
 	struct ps_tool_cfg tool_cfg[PS_PORTS_MAX + 1];
 	struct ps_recorder *recorder;	/* NULL: no recording */
+	struct ps_capture *capture;	/* packet capture (ps_capture.h) */
 	struct ps_worker *workers[PS_WORKERS_MAX];
 	unsigned int n_workers;
 	struct rte_mempool *pool;
@@ -160,6 +192,15 @@ void ps_workers_free(struct ps_dp *dp);
  * arg is the struct ps_worker. Returns 0.
  */
 int ps_worker_main(void *arg);
+
+/* m's frame as contiguous bytes (*len of them): its data or a copy. Worker only. */
+const uint8_t *ps_worker_frame(struct ps_worker *w, struct rte_mbuf *m, uint32_t *len);
+
+/*
+ * Software dispatch: hand m (a segment of a flow owned by worker owner)
+ * to its owner's inbox; a full inbox drops it (counted). Worker only.
+ */
+void ps_worker_hand_over(struct ps_worker *w, unsigned int owner, struct rte_mbuf *m);
 
 /* Queue m for transmission on port egress (a ports[] index). Worker only. */
 void ps_worker_tx(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m);

@@ -22,6 +22,8 @@
 #include "ps_csum.h"
 #include "ps_dp.h"
 #include "ps_decide.h"
+#include "ps_inline.h"
+#include "ps_inline_tool.h"
 #include "ps_intercept.h"
 #include "ps_record.h"
 
@@ -49,6 +51,8 @@ struct ps_flow_tls {
 	struct ps_sess_live *sess;	/* its session record, once the hello is read */
 	uint8_t sess_state;		/* stage state the record was last written at */
 	struct ps_decision dec;		/* what the policy said, for the record */
+	struct ps_inline *il;		/* its leg through an inline tool, NULL none */
+	bool il_gave_up;		/* the leg never came up: joined directly */
 	uint64_t start_ms;
 	unsigned int n_tools;
 	struct ps_tool_conv conv[];	/* one per out-of-band tool port */
@@ -141,6 +145,144 @@ tool_frame_put(void *ctx, enum ps_tool_dir dir, uint32_t len)
 		ps_worker_tx(w, w->cur_tool, m);
 }
 
+/* ---- inline tools: the flow's leg through one ---- */
+
+static uint8_t *
+il_frame_get(void *ctx, enum ps_proxy_side side, uint32_t *cap)
+{
+	(void)side;
+	return pending_get(ctx, cap);	/* NULL: a loss, TCP retransmits */
+}
+
+static void
+il_frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
+{
+	struct ps_worker *w = ctx;
+	struct rte_mbuf *m = pending_put(w, len);
+
+	if (m != NULL)
+		ps_worker_tx(w, w->cur_il[side == PS_SIDE_CLI ? 0 : 1], m);
+}
+
+/* The worker's frames of x's leg go out of x's pair's ports. */
+static struct ps_inline *
+il_use(struct ps_flow_tls *x)
+{
+	const struct ps_inline_pair *ip = &x->w->dp->inl[x->dec.inline_pair];
+
+	x->w->cur_il[0] = ip->port[0];
+	x->w->cur_il[1] = ip->port[1];
+	return x->il;
+}
+
+static int
+pipe_state(void *arg)
+{
+	struct ps_flow_tls *x = arg;
+	struct ps_inline_pair *ip;
+
+	if (x->il == NULL || x->il_gave_up)
+		return 0;
+	if (!ps_inline_dead(x->il))
+		return 1;
+	ip = &x->w->dp->inl[x->dec.inline_pair];
+	if (!(x->il->flags & PS_INLINE_F_UP) && !x->dec.inline_fail_closed) {
+		/* The tool never answered and may be left out: around it. */
+		x->il_gave_up = true;
+		x->w->stats.flow[PS_FLOW_INLINE_GAVE_UP]++;
+		return 0;
+	}
+	__atomic_fetch_add(&ip->resets, 1, __ATOMIC_RELAXED);
+	return -1;
+}
+
+static uint32_t
+pipe_room(void *arg, int dir)
+{
+	struct ps_flow_tls *x = arg;
+
+	return ps_inline_room(x->il, dir);
+}
+
+static uint32_t
+pipe_push(void *arg, int dir, const uint8_t *p, uint32_t n)
+{
+	struct ps_flow_tls *x = arg;
+
+	return ps_inline_push(il_use(x), dir, p, n, x->w->now_us, &x->w->il_io);
+}
+
+static uint32_t
+pipe_peek(void *arg, int dir, const uint8_t **p)
+{
+	struct ps_flow_tls *x = arg;
+
+	return ps_inline_peek(x->il, dir, p);
+}
+
+static void
+pipe_consume(void *arg, int dir, uint32_t n)
+{
+	struct ps_flow_tls *x = arg;
+
+	ps_inline_consume(il_use(x), dir, n, x->w->now_us, &x->w->il_io);
+	__atomic_fetch_add(&x->w->dp->inl[x->dec.inline_pair].bytes[dir], n, __ATOMIC_RELAXED);
+}
+
+static void
+pipe_shutdown(void *arg, int dir)
+{
+	struct ps_flow_tls *x = arg;
+
+	ps_inline_shutdown(il_use(x), dir, x->w->now_us, &x->w->il_io);
+}
+
+static bool
+pipe_eof(void *arg, int dir)
+{
+	struct ps_flow_tls *x = arg;
+
+	return ps_inline_eof(x->il, dir);
+}
+
+static const struct ps_tls_pipe pipe_ops = {
+	.state = pipe_state,
+	.room = pipe_room,
+	.push = pipe_push,
+	.peek = pipe_peek,
+	.consume = pipe_consume,
+	.shutdown = pipe_shutdown,
+	.eof = pipe_eof,
+};
+
+/* Both legs are up: x's flow gets its leg through its inline tool. */
+static void
+il_open(struct ps_flow_tls *x)
+{
+	struct ps_worker *w = x->w;
+
+	if (x->dec.inline_pair < 0 || x->il != NULL)
+		return;
+	x->il = malloc(sizeof(*x->il));
+	if (x->il == NULL) {
+		x->il_gave_up = true;	/* out of memory: as a tool that never answered */
+		return;
+	}
+	il_use(x);
+	if (ps_inline_open(x->il, &w->dp->il_tcp_cfg, &w->tcp_stats, &x->f->px.to_srv,
+			   &x->f->px.to_cli, (uint32_t)rte_rand(), (uint32_t)rte_rand(), w->now_us,
+			   &w->il_io) < 0) {
+		ps_inline_free(x->il);
+		free(x->il);
+		x->il = NULL;
+		x->il_gave_up = true;
+		return;
+	}
+	x->tap.pipe = &pipe_ops;
+	__atomic_fetch_add(&w->dp->inl[x->dec.inline_pair].flows, 1, __ATOMIC_RELAXED);
+	w->stats.flow[PS_FLOW_INLINE_OPENED]++;
+}
+
 /* The policy at the ClientHello, and at the certificate when it needs it. */
 static void
 tap_decide(void *arg, const struct ps_tls_client_hello *h, X509 *cert, struct ps_tls_policy_verdict *v)
@@ -150,6 +292,19 @@ tap_decide(void *arg, const struct ps_tls_client_hello *h, X509 *cert, struct ps
 
 	ps_decide_tls(w, &x->f->px.to_srv, w->dp->ports[x->f->port[PS_SIDE_CLI]].cfg->group,
 		      h, cert, &x->dec, v);
+	if (x->dec.inline_pair >= 0 && (v->decision == PS_TLS_DECIDE_DECRYPT ||
+					v->decision == PS_TLS_DECIDE_LATER) &&
+	    !__atomic_load_n(&w->dp->inl[x->dec.inline_pair].up, __ATOMIC_RELAXED)) {
+		/* Its inline tool is down (heartbeats do not pass). */
+		if (x->dec.inline_fail_closed) {
+			w->stats.flow[PS_FLOW_INLINE_BLOCKED_DOWN]++;
+			v->decision = PS_TLS_DECIDE_REJECT;
+			snprintf(v->rule, sizeof(v->rule), "%.40s (inline tool down)", x->dec.rule);
+		} else {
+			w->stats.flow[PS_FLOW_INLINE_SKIPPED_DOWN]++;
+			x->dec.inline_pair = -1;
+		}
+	}
 }
 
 static void
@@ -160,6 +315,7 @@ tap_open(void *arg, const struct ps_tls_flow *t)
 	unsigned int i;
 
 	(void)t;
+	il_open(x);
 	for (i = 0; i < x->n_tools; i++) {
 		if (!(x->dec.tools & (UINT64_C(1) << i)))
 			continue;	/* not in this rule's tool chain */
@@ -305,6 +461,7 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	ps_tls_flow_set_addrs(&x->t, syn->l3 == PS_L3_IPV6 ? 6 : 4, syn->src.b, syn->dst.b);
 	ps_tls_flow_set_srv_port(&x->t, syn->dport);
 	x->dec.log = true;
+	x->dec.inline_pair = -1;
 	x->dec.tools = w->dp->n_tools >= 64 ? UINT64_MAX : (UINT64_C(1) << w->dp->n_tools) - 1;
 	ps_tls_flow_set_starttls(&x->t, ps_policy_starttls(w->dp, syn->dport));
 	f->tls = x;
@@ -322,6 +479,13 @@ tls_detach(struct ps_worker *w, struct ps_flow_ctx *f)
 		return;
 	sess_end(w, f);
 	ps_tls_flow_free(&x->t);
+	if (x->il != NULL) {
+		if (!ps_inline_done(x->il))
+			ps_inline_abort(il_use(x), w->now_us, &w->il_io);
+		ps_inline_free(x->il);
+		free(x->il);
+		x->il = NULL;
+	}
 	for (i = 0; i < x->n_tools; i++) {
 		w->cur_tool = w->dp->tool_port[i];
 		ps_tool_flush(&x->conv[i], &w->tool_io);
@@ -361,6 +525,11 @@ ps_intercept_init(struct ps_worker *w)
 	w->tool_io.scratch = w->tool_scratch;
 	w->tool_io.scratch_len = PS_TOOL_FRAME_MAX(PS_TOOL_MSS_MAX);
 	w->tool_io.stats = &w->tool_stats;
+	w->il_io.frame_get = il_frame_get;
+	w->il_io.frame_put = il_frame_put;
+	w->il_io.ctx = w;
+	w->il_io.scratch = w->px_scratch;
+	w->il_io.out = w->px_out;
 	return 0;
 }
 
@@ -403,6 +572,8 @@ flow_settle(struct ps_worker *w, struct ps_flow_ctx *f)
 	px_at = ps_proxy_deadline(&f->px);
 	if (px_at < at)
 		at = px_at;
+	if (f->tls != NULL && f->tls->il != NULL && ps_inline_deadline(f->tls->il) < at)
+		at = ps_inline_deadline(f->tls->il);
 	ps_timer_arm(w->timers, &f->timer, at);
 }
 
@@ -421,6 +592,11 @@ on_timer(void *ctx, struct ps_timer *tm)
 		return;
 	}
 	ps_proxy_timer(&f->px, w->now_us, &w->io);
+	if (f->tls != NULL && f->tls->il != NULL &&
+	    ps_inline_deadline(f->tls->il) <= w->now_us) {
+		ps_inline_timer(il_use(f->tls), w->now_us, &w->il_io);
+		ps_proxy_poke(&f->px, w->now_us, &w->io);
+	}
 	flow_settle(w, f);
 }
 
@@ -558,6 +734,34 @@ ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 	if (ps_proxy_input(&f->px, side == 'a' ? PS_SIDE_CLI : PS_SIDE_SRV,
 			   frame, p, w->now_us, &w->io) != PS_TCP_DROP_NONE)
 		w->stats.flow[PS_FLOW_SEGMENT_REFUSED]++;
+	flow_settle(w, f);
+	rte_pktmbuf_free(m);
+	return PS_ICPT_CONSUMED;
+}
+
+int
+ps_intercept_inline(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
+		    const struct ps_pkt *p, unsigned int idx, const struct ps_flow_key *key,
+		    uint32_t hash)
+{
+	struct ps_flow_handle h;
+	struct ps_flow_ctx *f;
+	struct ps_flow_tls *x;
+	int pair = ps_inline_pair_of_port(w->dp, idx);
+
+	f = ps_flow_lookup(w->flows, key, hash, &h);
+	if (f == NULL || (x = f->tls) == NULL || x->il == NULL || x->dec.inline_pair != pair)
+		return PS_ICPT_DROP;
+	if (!ps_pkt_l4_csum_ok(frame, p)) {
+		w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
+		rte_pktmbuf_free(m);
+		return PS_ICPT_CONSUMED;
+	}
+	use_ports(w, f);
+	(void)ps_inline_input(il_use(x), w->dp->inl[pair].port[1] == idx, frame, p, w->now_us,
+			      &w->il_io);
+	/* What came out of the tool (or its reset) moves the flow on. */
+	ps_proxy_poke(&f->px, w->now_us, &w->io);
 	flow_settle(w, f);
 	rte_pktmbuf_free(m);
 	return PS_ICPT_CONSUMED;

@@ -34,6 +34,16 @@ void ps_intercept_fini(struct ps_worker *w);
  * key (ps_flow_key_from_pkt) and ps_flow_key_hash(key). Returns PS_ICPT_*;
  * with PS_ICPT_CONSUMED the mbuf is gone.
  */
+/*
+ * A segment of an inline tool's leg that entered at tool-inline port idx,
+ * with the key of the flow it may belong to. PS_ICPT_CONSUMED (mbuf gone)
+ * when that flow has a leg through this tool; PS_ICPT_DROP otherwise (the
+ * caller keeps the mbuf).
+ */
+int ps_intercept_inline(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
+			const struct ps_pkt *p, unsigned int idx, const struct ps_flow_key *key,
+			uint32_t hash);
+
 int ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 			 const uint8_t *frame, const struct ps_pkt *p,
 			 unsigned int in_idx, const struct ps_flow_key *key,

@@ -27,7 +27,9 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "ps_capture.h"
 #include "ps_decide.h"
+#include "ps_inline_tool.h"
 #include "ps_dp.h"
 #include "ps_record.h"
 #include "ps_version.h"
@@ -228,6 +230,33 @@ policy_hits(struct ps_dp *dp)
 	return out;
 }
 
+/* The device's own extended counters (rte_eth_xstats), the non-zero ones. */
+static json_t *
+port_xstats(uint16_t port_id)
+{
+	struct rte_eth_xstat_name *names = NULL;
+	struct rte_eth_xstat *vals = NULL;
+	json_t *o = json_object();
+	int n, got, i;
+
+	n = rte_eth_xstats_get_names(port_id, NULL, 0);
+	if (o == NULL || n <= 0 || n > 4096)
+		return o != NULL ? o : json_object();
+	names = calloc((size_t)n, sizeof(*names));
+	vals = calloc((size_t)n, sizeof(*vals));
+	if (names != NULL && vals != NULL &&
+	    rte_eth_xstats_get_names(port_id, names, (unsigned int)n) == n) {
+		got = rte_eth_xstats_get(port_id, vals, (unsigned int)n);
+		for (i = 0; i < got && i < n; i++)
+			if (vals[i].value != 0 && vals[i].id < (uint64_t)n)
+				json_object_set_new(o, names[vals[i].id].name,
+						    json_integer((json_int_t)vals[i].value));
+	}
+	free(names);
+	free(vals);
+	return o;
+}
+
 static json_t *
 cmd_stats(struct ps_mgmt *m)
 {
@@ -274,6 +303,8 @@ cmd_stats(struct ps_mgmt *m)
 			"nic_rx_errors", (json_int_t)es.ierrors,
 			"nic_tx_errors", (json_int_t)es.oerrors,
 			"nic_rx_nombuf", (json_int_t)es.rx_nombuf);
+		if (o != NULL)
+			json_object_set_new(o, "xstats", port_xstats(p->port_id));
 		json_array_append_new(ports, o);
 	}
 	counters_json(dp, parser, offsetof(struct ps_worker, stats.pkt_reason), 0,
@@ -328,10 +359,12 @@ cmd_stats(struct ps_mgmt *m)
 			"frames", (json_int_t)fr, "bytes", (json_int_t)by,
 			"files", (json_int_t)fi, "write_errors", (json_int_t)er));
 	}
-	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ok", 1,
 			 "ports", ports, "parser", parser, "bridge", bridge,
 			 "flows", flows, "tcp", tcp, "tls", tls, "tools", tools,
-			 "workers", workers, "policy_rules", policy_hits(m->dp));
+			 "workers", workers, "policy_rules", policy_hits(m->dp),
+			 "sessions", dp->sessions_on ? ps_sess_log_stats(&dp->sessions) :
+			 json_object());
 }
 
 static json_t *
@@ -392,6 +425,21 @@ cmd_policy_apply(struct ps_mgmt *m, json_t *req)
 	return json_pack("{s:b, s:s, s:i, s:I, s:b, s:o}", "ok", 1, "path", path,
 			 "rules", (int)i, "generation", (json_int_t)m->dp->policy_generation,
 			 "shadow", shadow, "warnings", warnings);
+}
+
+/* {"cmd":"tools"}: the tool ports, and each inline tool with its health. */
+static json_t *
+cmd_tools(struct ps_mgmt *m)
+{
+	const struct ps_dp *dp = m->dp;
+	json_t *oob = json_array();
+	unsigned int i;
+
+	for (i = 0; oob != NULL && i < dp->n_tools; i++)
+		json_array_append_new(oob, json_string(dp->tool_port[i] == PS_TOOL_PORT_RECORDER ?
+				      "recorder" : dp->cfg->ports[dp->tool_port[i]].name));
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "out_of_band", oob != NULL ? oob : json_array(),
+			 "inline", ps_inline_tools_json(dp));
 }
 
 /* {"cmd":"policy_show"}: both policies with their rules and hit counters. */
@@ -661,16 +709,20 @@ dispatch(struct ps_mgmt *m, const char *req, size_t len)
 	else if (strcmp(cmd, "status") == 0)
 		reply = cmd_status(m);
 	else if (strcmp(cmd, "stats") == 0)
-		reply = cmd_stats(m);
+		reply = ps_capture_stats_add(m->dp, cmd_stats(m));	/* + capture counters */
 	else if (strcmp(cmd, "sessions") == 0)
 		reply = cmd_sessions(m, root);
 	else if (strcmp(cmd, "policy_apply") == 0)
 		reply = cmd_policy_apply(m, root);
 	else if (strcmp(cmd, "policy_show") == 0)
 		reply = cmd_policy_show(m);
+	else if (strcmp(cmd, "tools") == 0)
+		reply = cmd_tools(m);
 	else if (strncmp(cmd, "bypass_", 7) == 0 && (strcmp(cmd + 7, "list") == 0 ||
 		 strcmp(cmd + 7, "add") == 0 || strcmp(cmd + 7, "del") == 0))
 		reply = cmd_bypass(m, root, cmd);
+	else if (strncmp(cmd, "capture_", 8) == 0)	/* capture_start|status|stop: ps_capture.c */
+		reply = ps_capture_cmd(m->dp, root, cmd + 8);
 	else
 		reply = error_reply("unknown command (expected status, stats, sessions, "
 				    "policy_apply, policy_show, bypass_list, bypass_add or "

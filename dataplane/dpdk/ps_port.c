@@ -84,6 +84,7 @@ port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 	struct rte_eth_dev_info info;
 	uint16_t nb_rxd = (uint16_t)cfg->rx_desc;
 	uint16_t nb_txd = (uint16_t)cfg->tx_desc;
+	uint8_t *key, key_len;	/* the driver takes a non-const key */
 	uint16_t q;
 	int socket;
 	int rc;
@@ -111,10 +112,39 @@ port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	p->n_txq = (uint16_t)dp->n_workers;
-	p->n_rxq = RTE_MIN((uint16_t)dp->n_workers, info.max_rx_queues);
+	if (cfg->n_rss_queues > 0) {
+		/* rss.queue_workers: this many queues on every port, or none. */
+		if (info.max_rx_queues < cfg->n_rss_queues) {
+			snprintf(err, errlen, "port %s: device offers %u rx queue(s), "
+				 "rss.queue_workers maps %u", pc->name, info.max_rx_queues,
+				 cfg->n_rss_queues);
+			return -EINVAL;
+		}
+		p->n_rxq = (uint16_t)cfg->n_rss_queues;
+	} else {
+		p->n_rxq = RTE_MIN((uint16_t)dp->n_workers, info.max_rx_queues);
+	}
 	if (p->n_rxq == 0) {
 		snprintf(err, errlen, "port %s: device has no rx queue", pc->name);
 		return -EINVAL;
+	}
+	/* Jumbo frames: the device must take the port's MTU, and a frame
+	 * must fit one mbuf unless the device can scatter. */
+	if (pc->mtu > RTE_ETHER_MTU) {
+		uint32_t frame = (uint32_t)pc->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 8;
+
+		if (info.max_mtu < pc->mtu) {
+			snprintf(err, errlen, "port %s: mtu %u: the device's largest is %u",
+				 pc->name, pc->mtu, info.max_mtu);
+			return -EINVAL;
+		}
+		if (frame > cfg->mbuf_data_size - RTE_PKTMBUF_HEADROOM &&
+		    !(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)) {
+			snprintf(err, errlen, "port %s: mtu %u needs frames of %u bytes: raise "
+				 "mempool.mbuf_data_size to at least %u", pc->name, pc->mtu,
+				 frame, frame + RTE_PKTMBUF_HEADROOM);
+			return -EINVAL;
+		}
 	}
 
 	memset(&conf, 0, sizeof(conf));
@@ -124,12 +154,23 @@ port_start(struct ps_dp *dp, unsigned int idx, char *err, size_t errlen)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	/* Symmetric RSS where the device has it and there is more than one
 	 * queue to spread over. */
+	key = cfg->rss_key_len > 0 ? (uint8_t *)(uintptr_t)cfg->rss_key : sym_rss_key;
+	key_len = cfg->rss_key_len > 0 ? (uint8_t)cfg->rss_key_len : (uint8_t)sizeof(sym_rss_key);
 	p->rss = p->n_rxq > 1 && (info.flow_type_rss_offloads & PS_RSS_HF) != 0 &&
-		 info.hash_key_size == sizeof(sym_rss_key);
+		 info.hash_key_size == key_len;
+	if (p->n_rxq > 1 && !p->rss && cfg->rss_key_len > 0)
+		RTE_LOG(WARNING, USER1, "port %s: the device does not take a %u-byte RSS key "
+			"(its size: %u): software dispatch\n", pc->name, key_len,
+			info.hash_key_size);
+	if (pc->mtu > RTE_ETHER_MTU) {
+		conf.rxmode.mtu = pc->mtu;
+		if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+	}
 	if (p->rss) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_key = sym_rss_key;
-		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(sym_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_key = key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = key_len;
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & PS_RSS_HF;
 	}
 	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
@@ -202,12 +243,15 @@ ps_ports_start(struct ps_dp *dp, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
-	/* Spread rx queues: queue q of every port goes to worker q mod W. */
+	/* Spread rx queues: queue q of every port goes to the same worker,
+	 * rss.queue_workers[q], or q mod W. */
 	for (i = 0; i < dp->n_ports; i++) {
 		uint16_t q;
 
 		for (q = 0; q < dp->ports[i].n_rxq; q++) {
-			struct ps_worker *wk = dp->workers[q % dp->n_workers];
+			struct ps_worker *wk = dp->workers[cfg->n_rss_queues > 0 ?
+							   cfg->rss_queue_worker[q] :
+							   q % dp->n_workers];
 
 			if (wk->n_rxq >= PS_RXQ_PER_WORKER_MAX) {
 				snprintf(err, errlen, "too many rx queues for "
@@ -236,7 +280,7 @@ ps_ports_start(struct ps_dp *dp, char *err, size_t errlen)
 
 		if (p->cfg->role != PS_ROLE_NET)
 			continue;
-		if (!p->rss || p->n_rxq != dp->n_workers ||
+		if (!p->rss || (cfg->n_rss_queues == 0 && p->n_rxq != dp->n_workers) ||
 		    strcmp(p->driver, dp->ports[p->cfg->peer].driver) != 0)
 			dp->rss_dispatch = false;
 	}

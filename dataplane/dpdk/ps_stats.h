@@ -51,6 +51,13 @@ const char *ps_bridge_event_name(enum ps_bridge_event ev);
 	X(DISPATCHED_OUT, "dispatched_out")				\
 	X(DISPATCHED_IN, "dispatched_in")				\
 	X(DISPATCH_RING_FULL, "dispatch_ring_full")			\
+	X(INLINE_NO_FLOW, "inline_tool_segments_without_flow")		\
+	X(INLINE_OPENED, "inline_tool_legs_opened")			\
+	X(INLINE_SKIPPED_DOWN, "inline_tool_down_bypassed")		\
+	X(INLINE_BLOCKED_DOWN, "inline_tool_down_blocked")		\
+	X(INLINE_GAVE_UP, "inline_tool_leg_failed_bypassed")		\
+	X(INLINE_HEARTBEATS_SENT, "inline_tool_heartbeats_sent")	\
+	X(INLINE_HEARTBEATS_SEEN, "inline_tool_heartbeats_seen")	\
 	X(BAD_CHECKSUM, "bad_checksum_dropped")				\
 	X(SEGMENT_REFUSED, "segments_refused_by_tcp")			\
 	X(OPEN_FAILED, "open_failed")					\

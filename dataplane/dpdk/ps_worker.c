@@ -20,8 +20,10 @@
 #include <rte_pause.h>
 #include <rte_cycles.h>
 
+#include "ps_capture.h"
 #include "ps_dp.h"
 #include "ps_frag.h"
+#include "ps_inline_tool.h"
 #include "ps_intercept.h"
 #include "ps_pkt.h"
 
@@ -90,6 +92,7 @@ ps_worker_tx(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m)
 	struct ps_txbuf *tb = &w->tx[egress];
 
 	m->ol_flags = 0;	/* no offload requests: bytes go out as they are */
+	ps_capture_hook(w->dp->capture, w->id, egress, &m, 1);	/* capture: sent */
 	tb->pkts[tb->n++] = m;
 	if (tb->n == PS_TXBUF_SIZE)
 		tx_flush(w, egress);
@@ -166,8 +169,8 @@ bridge_one(struct ps_worker *w, uint16_t egress, struct rte_mbuf *m,
 	rte_pktmbuf_free(m);
 }
 
-static const uint8_t *
-frame_of(struct ps_worker *w, struct rte_mbuf *m, uint32_t *len)
+const uint8_t *
+ps_worker_frame(struct ps_worker *w, struct rte_mbuf *m, uint32_t *len)
 {
 	*len = rte_pktmbuf_pkt_len(m);
 	if (likely(rte_pktmbuf_is_contiguous(m)))
@@ -188,6 +191,23 @@ selected(const struct ps_dp *dp, const struct ps_pkt *p, char side)
 		return false;
 	srv_port = side == 'b' ? p->sport : p->dport;
 	return (dp->intercept[srv_port >> 3] >> (srv_port & 7)) & 1;
+}
+
+/* See ps_dp.h. */
+void
+ps_worker_hand_over(struct ps_worker *w, unsigned int owner, struct rte_mbuf *m)
+{
+	struct rte_ring *ring = w->dp->workers[owner]->inbox[w->id];
+
+	if (rte_ring_sp_enqueue(ring, m) == 0) {
+		w->stats.flow[PS_FLOW_DISPATCHED_OUT]++;
+		return;
+	}
+	/* Dropped, not bridged: the connection may be terminated by its
+	 * owner, and a raw segment must not reach the other side. TCP
+	 * retransmits it. */
+	w->stats.flow[PS_FLOW_DISPATCH_RING_FULL]++;
+	rte_pktmbuf_free(m);
 }
 
 /* Segment index of a net port: the index of its side-a port. */
@@ -212,7 +232,7 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 	struct ps_pkt p;
 	uint32_t len;
 
-	frame = frame_of(w, m, &len);
+	frame = ps_worker_frame(w, m, &len);
 	r = ps_pkt_parse(frame, len, &p);
 	if (!from_inbox)
 		w->stats.pkt_reason[r]++;
@@ -229,18 +249,7 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 			unsigned int owner = hash % dp->n_workers;
 
 			if (owner != w->id) {
-				struct rte_ring *ring = dp->workers[owner]->inbox[w->id];
-
-				if (rte_ring_sp_enqueue(ring, m) == 0) {
-					w->stats.flow[PS_FLOW_DISPATCHED_OUT]++;
-					return;
-				}
-				/* Dropped, not bridged: the connection may be
-				 * terminated by its owner, and a raw segment
-				 * must not reach the other side. TCP
-				 * retransmits it. */
-				w->stats.flow[PS_FLOW_DISPATCH_RING_FULL]++;
-				rte_pktmbuf_free(m);
+				ps_worker_hand_over(w, owner, m);
 				return;
 			}
 		}
@@ -277,7 +286,10 @@ poll_inboxes(struct ps_worker *w, struct rte_mbuf **pkts, uint16_t burst)
 		for (k = 0; k < n; k++) {
 			int16_t idx = dp->port_index[pkts[k]->port];
 
-			handle_net(w, (unsigned int)idx, pkts[k], true);
+			if (dp->ports[idx].cfg->role == PS_ROLE_TOOL_INLINE)
+				ps_inline_rx(w, (unsigned int)idx, pkts[k], true);
+			else
+				handle_net(w, (unsigned int)idx, pkts[k], true);
 		}
 	}
 	return busy;
@@ -322,6 +334,12 @@ ps_worker_main(void *arg)
 			pc->rx_pkts += n;
 			for (k = 0; k < n; k++)
 				pc->rx_bytes += rte_pktmbuf_pkt_len(pkts[k]);
+			ps_capture_hook(dp->capture, w->id, rq->port, pkts, n);	/* capture: received */
+			if (in->cfg->role == PS_ROLE_TOOL_INLINE) {
+				for (k = 0; k < n; k++)
+					ps_inline_rx(w, rq->port, pkts[k], false);
+				continue;
+			}
 			if (in->bridge_to < 0) {
 				drain_tool_port(w, pkts, n);
 				continue;
@@ -331,6 +349,8 @@ ps_worker_main(void *arg)
 		}
 		if (poll_inboxes(w, pkts, burst))
 			busy = true;
+		if (w->id == 0 && dp->n_inl > 0)
+			ps_inline_tools_tick(w);
 		tx_flush_all(w);
 		ps_intercept_timers(w);
 		w->stats.flows_active = ps_flow_count(w->flows);
@@ -388,6 +408,7 @@ ps_workers_create(struct ps_dp *dp)
 		dp->tcp_cfg.wscale++;
 	if (ps_tcp_cfg_check(&dp->tcp_cfg) < 0)
 		return -EINVAL;
+	(void)ps_inline_tools_init(dp);
 
 	dp->n_workers = cfg->n_workers;
 	for (i = 0; i < dp->n_workers; i++) {

@@ -9,22 +9,20 @@
 
 #define PUMP_ROUNDS_MAX	8
 
+static void pump(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io,
+		 uint32_t ev_cli, uint32_t ev_srv);
+
 static inline struct ps_tcp_ep *
 ep_of(struct ps_proxy *px, enum ps_proxy_side side)
 {
 	return side == PS_SIDE_CLI ? &px->cli : &px->srv;
 }
 
-/*
- * Turn the segments of io->out (produced by a call on side's endpoint) into
- * frames, continue while the endpoint has more to send, collect its events.
- */
-static void
-flush(struct ps_proxy *px, enum ps_proxy_side side, uint64_t now,
-      const struct ps_proxy_io *io, uint32_t *events)
+/* See ps_proxy.h. */
+void
+ps_proxy_emit(struct ps_tcp_ep *ep, struct ps_tcp_frame_spec *spec, enum ps_proxy_side side,
+	      uint64_t now, const struct ps_proxy_io *io, uint32_t *events)
 {
-	struct ps_tcp_ep *ep = ep_of(px, side);
-	struct ps_tcp_frame_spec *spec = side == PS_SIDE_CLI ? &px->to_cli : &px->to_srv;
 	struct ps_tcp_out *out = io->out;
 	const uint16_t sport = spec->tcp.sport, dport = spec->tcp.dport;
 	uint8_t *payload = io->scratch;
@@ -73,6 +71,25 @@ flush(struct ps_proxy *px, enum ps_proxy_side side, uint64_t now,
 	}
 	spec->tcp.sport = sport;
 	spec->tcp.dport = dport;
+}
+
+/*
+ * Turn the segments of io->out (produced by a call on side's endpoint) into
+ * frames, continue while the endpoint has more to send, collect its events.
+ */
+static void
+flush(struct ps_proxy *px, enum ps_proxy_side side, uint64_t now,
+      const struct ps_proxy_io *io, uint32_t *events)
+{
+	ps_proxy_emit(ep_of(px, side), side == PS_SIDE_CLI ? &px->to_cli : &px->to_srv, side,
+		      now, io, events);
+}
+
+/* See ps_proxy.h. */
+void
+ps_proxy_poke(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io)
+{
+	pump(px, now, io, 0, 0);
 }
 
 /*

@@ -182,6 +182,21 @@ void ps_proxy_reconnect_server(struct ps_proxy *px, uint32_t iss);
 /* Reset both connections (RST to each side that is synchronized). */
 void ps_proxy_kill(struct ps_proxy *px);
 
+/*
+ * Run the stage (or relay) once more with nothing new from the network:
+ * for events outside the two connections (an inline tool's leg moved).
+ */
+void ps_proxy_poke(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io);
+
+/*
+ * Frames of the segments in io->out (made by a call on ep) with spec's
+ * identity towards side, and of whatever ep has more to send; ep's events
+ * are or'ed into *events. For other users of TCP endpoints (inline tool
+ * legs) that emit through a struct ps_proxy_io like the proxy.
+ */
+void ps_proxy_emit(struct ps_tcp_ep *ep, struct ps_tcp_frame_spec *spec, enum ps_proxy_side side,
+		   uint64_t now, const struct ps_proxy_io *io, uint32_t *events);
+
 /* Release the endpoints' buffers; px itself is the caller's. */
 void ps_proxy_free(struct ps_proxy *px);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * Session records: live list, ring of closed records, JSON lines log.
+ * Session records: live list, ring of closed records, JSON lines log and
+ * syslog.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ps_session.h"
@@ -30,6 +33,28 @@ ps_sess_state_name(enum ps_sess_state st)
 	return (unsigned int)st < PS_SESS_STATE_MAX ? state_names[st] : "invalid";
 }
 
+/* Open path for appending, mode 0640, created if missing; its size to *size. */
+static FILE *
+log_open(const char *path, uint64_t *size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "a");
+	if (f == NULL) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return f;
+}
+
 int
 ps_sess_store_init(struct ps_sess_store *s, unsigned int keep, const char *log_path,
 		   char *err, size_t errlen)
@@ -44,23 +69,61 @@ ps_sess_store_init(struct ps_sess_store *s, unsigned int keep, const char *log_p
 	}
 	s->keep = keep;
 	s->next_id = 1;
+	s->log_keep = 1;
 	pthread_mutex_init(&s->lock, NULL);
 	if (log_path != NULL && log_path[0] != '\0') {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		int e = ENOMEM;
 
-		if (fd < 0 || (s->log = fdopen(fd, "a")) == NULL) {
-			int e = errno;
-
+		s->log_path = strdup(log_path);
+		if (s->log_path == NULL || (s->log = log_open(log_path, &s->log_size)) == NULL) {
+			if (s->log_path != NULL)
+				e = errno;
 			snprintf(err, errlen, "%s: cannot open the session log: %s", log_path,
 				 strerror(e));
-			if (fd >= 0)
-				close(fd);
+			free(s->log_path);
 			free(s->ring);
-			s->ring = NULL;
+			pthread_mutex_destroy(&s->lock);
+			memset(s, 0, sizeof(*s));
 			return -e;
 		}
 	}
 	return 0;
+}
+
+int
+ps_sess_log_setup(struct ps_sess_store *s, const struct ps_sess_log_opts *o,
+		  char *err, size_t errlen)
+{
+	int rc;
+
+	s->log_rotate_bytes = o->rotate_bytes;
+	s->log_keep = o->keep != 0 ? o->keep : 1;
+	if (o->syslog_url == NULL || o->syslog_url[0] == '\0')
+		return 0;
+	s->syslog = calloc(1, sizeof(*s->syslog));
+	s->syslog_url = strdup(o->syslog_url);
+	if (s->syslog == NULL || s->syslog_url == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "syslog: out of memory");
+		goto err_free;
+	}
+	rc = ps_syslog_open(s->syslog, o->syslog_url, o->syslog_facility, o->syslog_queue,
+			    err, errlen);
+	if (rc < 0)
+		goto err_free;
+	return 0;
+err_free:
+	free(s->syslog);
+	free(s->syslog_url);
+	s->syslog = NULL;
+	s->syslog_url = NULL;
+	return rc;
+}
+
+void
+ps_sess_log_reopen(struct ps_sess_store *s)
+{
+	__atomic_store_n(&s->log_reopen, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -73,6 +136,13 @@ ps_sess_store_fini(struct ps_sess_store *s)
 	(void)ps_sess_log_drain(s);
 	if (s->log != NULL)
 		fclose(s->log);
+	if (s->syslog != NULL) {
+		/* Shutting down: what waits for a TCP collector gets a second. */
+		ps_syslog_close(s->syslog, 1000);
+		free(s->syslog);
+	}
+	free(s->syslog_url);
+	free(s->log_path);
 	for (l = s->live; l != NULL; l = next) {
 		next = l->next;
 		free(l);
@@ -648,14 +718,103 @@ out:
  */
 #define LOG_BATCH	32u
 
+/*
+ * logrotate's "create" or a SIGHUP: the file was renamed; open a new one by
+ * the name. The new one is opened before the old one is closed, so when it
+ * cannot be, records keep going to the old (renamed) file and the next
+ * request tries again: a record is never written nowhere.
+ */
+static void
+log_reopen(struct ps_sess_store *s)
+{
+	uint64_t size;
+	FILE *f = log_open(s->log_path, &size);
+
+	if (f == NULL) {
+		s->log_errors++;
+		return;
+	}
+	if (fclose(s->log) != 0)
+		s->log_errors++;
+	s->log = f;
+	s->log_size = size;
+}
+
+/*
+ * Rotation by size, as logrotate names files: FILE.N-1 becomes FILE.N (the
+ * oldest, FILE.N, is replaced), ..., FILE becomes FILE.1, and a new FILE is
+ * opened. Only this thread writes the log, and only between records, so
+ * every record lands whole in exactly one file.
+ */
+static void
+log_rotate(struct ps_sess_store *s)
+{
+	size_t len = strlen(s->log_path) + 16;
+	char *from = malloc(len), *to = malloc(len);
+	unsigned int i;
+
+	if (from == NULL || to == NULL || fflush(s->log) != 0) {
+		s->log_errors++;
+		goto out;
+	}
+	for (i = s->log_keep; i > 1; i--) {
+		snprintf(from, len, "%s.%u", s->log_path, i - 1);
+		snprintf(to, len, "%s.%u", s->log_path, i);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			s->log_errors++;
+	}
+	snprintf(to, len, "%s.1", s->log_path);
+	/* ENOENT: renamed by someone else (logrotate before its SIGHUP). */
+	if (rename(s->log_path, to) < 0 && errno != ENOENT) {
+		s->log_errors++;
+		goto out;
+	}
+	s->log_rotations++;
+	log_reopen(s);
+out:
+	/* Failed or not, the next attempt waits for another rotate_bytes. */
+	s->log_size = 0;
+	free(from);
+	free(to);
+}
+
+static void
+log_write(struct ps_sess_store *s, const char *line, size_t len)
+{
+	if (fwrite(line, 1, len, s->log) != len || fputc('\n', s->log) == EOF) {
+		s->log_errors++;
+		return;
+	}
+	s->log_size += len + 1;
+	if (s->log_rotate_bytes != 0 && s->log_size >= s->log_rotate_bytes)
+		log_rotate(s);
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 unsigned int
 ps_sess_log_drain(struct ps_sess_store *s)
 {
 	struct ps_sess_rec *batch;
 	unsigned int n = 0, k, i;
 
-	if (s->log == NULL)
+	if (s->log == NULL && s->syslog == NULL)
 		return 0;
+	if (s->log != NULL && __atomic_exchange_n(&s->log_reopen, 0, __ATOMIC_ACQ_REL) != 0) {
+		if (fflush(s->log) != 0)
+			s->log_errors++;
+		log_reopen(s);
+	}
+	/* First notice a collector gone, so that records queue instead. */
+	if (s->syslog != NULL)
+		ps_syslog_service(s->syslog, mono_ms());
 	batch = malloc(LOG_BATCH * sizeof(*batch));
 	if (batch == NULL)
 		return 0;
@@ -666,20 +825,57 @@ ps_sess_log_drain(struct ps_sess_store *s)
 		pthread_mutex_unlock(&s->lock);
 		for (i = 0; i < k; i++) {
 			json_t *o;
+			char *line;
 
 			if (batch[i].no_log)
 				continue;	/* its policy rule says so */
 			o = ps_sess_rec_json(&batch[i]);
-
-			if (o == NULL || json_dumpf(o, s->log, JSON_COMPACT) < 0 ||
-			    fputc('\n', s->log) == EOF)
-				s->log_errors++;
+			line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 			json_decref(o);
+			if (line == NULL) {
+				s->log_errors++;
+				continue;
+			}
+			/* The same bytes in the file and as the syslog MSG. */
+			if (s->log != NULL)
+				log_write(s, line, strlen(line));
+			if (s->syslog != NULL)
+				ps_syslog_send(s->syslog, batch[i].end_ms, line, strlen(line));
+			free(line);
 		}
 		n += k;
 	} while (k == LOG_BATCH);
 	free(batch);
-	if (n > 0 && fflush(s->log) != 0)
+	if (n > 0 && s->log != NULL && fflush(s->log) != 0)
 		s->log_errors++;
 	return n;
+}
+
+json_t *
+ps_sess_log_stats(const struct ps_sess_store *s)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I}",
+		"live", (json_int_t)__atomic_load_n(&s->n_live, __ATOMIC_RELAXED),
+		"closed", (json_int_t)__atomic_load_n(&s->n_closed, __ATOMIC_RELAXED),
+		"log_dropped", (json_int_t)__atomic_load_n(&s->log_dropped, __ATOMIC_RELAXED));
+
+	if (o == NULL)
+		return NULL;
+	if (s->log_path != NULL)
+		json_object_set_new(o, "log_file", json_pack("{s:s, s:I, s:I, s:I}",
+			"path", s->log_path, "bytes", (json_int_t)s->log_size,
+			"rotations", (json_int_t)s->log_rotations,
+			"errors", (json_int_t)s->log_errors));
+	if (s->syslog != NULL) {
+		const struct ps_syslog *sl = s->syslog;
+
+		json_object_set_new(o, "syslog", json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"target", s->syslog_url, "connected", ps_syslog_connected(sl),
+			"sent", (json_int_t)sl->st.sent, "dropped", (json_int_t)sl->st.dropped,
+			"errors", (json_int_t)sl->st.errors,
+			"reconnects", (json_int_t)sl->st.reconnects,
+			"oversize", (json_int_t)sl->st.oversize,
+			"queued_bytes", (json_int_t)sl->q_len));
+	}
+	return o;
 }

@@ -2,7 +2,7 @@
  * Session records: one per intercepted flow whose first client bytes were
  * read (TLS or not), kept for live queries while the flow lives and, once
  * it ends, in a bounded ring of recent sessions and as one JSON line in
- * the session log.
+ * the session log and/or a syslog message (ps_syslog.h).
  *
  * The store is shared by every worker and the management thread, behind
  * one mutex: workers take it twice per session (open, close) and to
@@ -20,6 +20,8 @@
 #include <stdio.h>
 
 #include <jansson.h>
+
+#include "ps_syslog.h"
 
 /* What became of a flow. X(NAME, printable). */
 #define PS_SESS_STATES(X)						\
@@ -132,6 +134,25 @@ struct ps_sess_store {
 	uint64_t log_dropped;		/* overwritten before they were logged */
 	uint64_t log_errors;
 	FILE *log;			/* NULL: no session log */
+
+	/* Written by the draining thread only, but log_reopen. */
+	char *log_path;			/* NULL: no session log */
+	uint64_t log_size;		/* bytes in the current file */
+	uint64_t log_rotate_bytes;	/* 0: no rotation by size */
+	unsigned int log_keep;		/* rotated files: FILE.1 (newest) .. FILE.N */
+	uint64_t log_rotations;
+	unsigned int log_reopen;	/* set by ps_sess_log_reopen() (atomic) */
+	struct ps_syslog *syslog;	/* NULL: no syslog */
+	char *syslog_url;
+};
+
+/* What ps_sess_log_setup() adds to the session log. */
+struct ps_sess_log_opts {
+	uint64_t rotate_bytes;		/* 0: no rotation by size */
+	unsigned int keep;		/* rotated files kept (0 is taken as 1) */
+	const char *syslog_url;		/* "udp://IP:PORT", "tcp://[IPv6]:PORT"; NULL or "": none */
+	unsigned int syslog_facility;	/* 0..23 */
+	size_t syslog_queue;		/* TCP queue bytes, 0: PS_SYSLOG_QUEUE_MAX */
 };
 
 /*
@@ -173,8 +194,33 @@ void ps_sess_close(struct ps_sess_store *s, struct ps_sess_live *l,
  */
 json_t *ps_sess_query(struct ps_sess_store *s, const struct ps_sess_filter *f);
 
-/* Append closed records not logged yet as JSON lines; returns how many. */
+/*
+ * After ps_sess_store_init(), before the first drain: rotation by size and
+ * a syslog collector. 0 or a negative errno with a reason in err.
+ */
+int ps_sess_log_setup(struct ps_sess_store *s, const struct ps_sess_log_opts *o,
+		      char *err, size_t errlen);
+
+/*
+ * Append closed records not logged yet as JSON lines and send them over
+ * syslog (records whose rule says no log go nowhere); rotate the file by
+ * size or reopen it when asked, between two records; keep a syslog
+ * connection going. Returns how many records were taken. One thread only
+ * (the management thread): it never blocks on the network.
+ */
 unsigned int ps_sess_log_drain(struct ps_sess_store *s);
+
+/*
+ * Ask the next drain to reopen the log file by its name (after logrotate
+ * renamed it). Async-signal-safe: meant for a SIGHUP handler.
+ */
+void ps_sess_log_reopen(struct ps_sess_store *s);
+
+/*
+ * The store's counters as a JSON object (new reference): live and closed
+ * records, the log file's and syslog's. The draining thread only.
+ */
+json_t *ps_sess_log_stats(const struct ps_sess_store *s);
 
 /* A record as a JSON object (new reference). */
 json_t *ps_sess_rec_json(const struct ps_sess_rec *r);

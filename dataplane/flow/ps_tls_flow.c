@@ -1357,6 +1357,57 @@ close_both:
 /* ------------------------------------------------------------------ */
 /* ESTABLISHED: decrypt on one leg, tap, encrypt on the other. */
 
+/* The inline tool's state for t: 0 none, 1 up or coming, -1 reset. */
+static int
+pipe_state(const struct ps_tls_flow *t)
+{
+	if (t->tap == NULL || t->tap->pipe == NULL)
+		return 0;
+	return t->tap->pipe->state(t->tap->arg);
+}
+
+/* dir ended: towards the other leg, close_notify after what is queued. */
+static void
+dir_ended(struct ps_tls_flow *t, struct ps_tls_conn *dst, int dir)
+{
+	(void)ps_tls_conn_shutdown(dst);
+	if (t->tap != NULL && t->tap->close != NULL)
+		t->tap->close(t->tap->arg, dir, false);
+}
+
+/*
+ * Through an inline tool: what came out of it for dir goes to the other
+ * leg (tapped for the out-of-band tools: what really goes on), and its
+ * end of dir becomes the end towards that leg. false: the flow failed.
+ */
+static bool
+pipe_out(struct ps_tls_flow *t, struct ps_proxy *px, struct ps_tls_conn *dst, int dir)
+{
+	const struct ps_tls_pipe *pp = t->tap->pipe;
+	const uint8_t *p;
+	uint32_t k;
+	size_t w = 0;
+
+	while (ps_tls_conn_wire_pending(dst) < WIRE_HIWAT &&
+	       (k = pp->peek(t->tap->arg, dir, &p)) > 0) {
+		if (k > PLAIN_CHUNK)
+			k = PLAIN_CHUNK;
+		if (t->tap->data != NULL)
+			t->tap->data(t->tap->arg, dir, p, k);
+		if (ps_tls_conn_write_plain(dst, p, k, &w) != PS_TLS_ST_DONE || w != k) {
+			count(t, PS_TLSF_RECORD_FAILED);
+			fail_reset(t, px, "re-encryption failed", dst);
+			return false;
+		}
+		pp->consume(t->tap->arg, dir, k);
+	}
+	if (!t->out_closed[dir] && pp->eof(t->tap->arg, dir)) {
+		t->out_closed[dir] = true;
+		dir_ended(t, dst, dir);
+	}
+	return true;
+}
+
 /* Move plaintext from side's leg to the other leg. false: the flow failed. */
 static bool
 move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
@@ -1364,24 +1415,44 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 	enum ps_proxy_side to = other(from);
 	struct ps_tls_conn *src = conn_of(t, from), *dst = conn_of(t, to);
 	int dir = from == PS_SIDE_CLI ? 0 : 1;
+	int ps = pipe_state(t);
+	const struct ps_tls_pipe *pp = ps != 0 ? t->tap->pipe : NULL;
 	uint8_t buf[PLAIN_CHUNK];
 
+	if (ps < 0) {
+		/* The tool reset its connection: so is the flow, both legs. */
+		count(t, PS_TLSF_INLINE_RESET);
+		fail_reset(t, px, "reset by the inline tool", NULL);
+		return false;
+	}
 	if (!t->read_closed[from])
 		feed_from(px, from, src);
-	while (!t->read_closed[from] && ps_tls_conn_wire_pending(dst) < WIRE_HIWAT) {
+	while (!t->read_closed[from] &&
+	       (pp != NULL ? pp->room(t->tap->arg, dir) > 0 :
+			     ps_tls_conn_wire_pending(dst) < WIRE_HIWAT)) {
+		size_t cap = sizeof(buf), n = 0, w = 0;
 		enum ps_tls_status st;
-		size_t n = 0, w = 0;
 
-		st = ps_tls_conn_read_plain(src, buf, sizeof(buf), &n);
+		if (pp != NULL && pp->room(t->tap->arg, dir) < cap)
+			cap = pp->room(t->tap->arg, dir);	/* read no more than it takes */
+		st = ps_tls_conn_read_plain(src, buf, cap, &n);
 		if (n > 0) {
 			t->stats->plain_bytes[dir] += n;
 			t->plain[dir] += n;
-			if (t->tap != NULL && t->tap->data != NULL)
-				t->tap->data(t->tap->arg, dir, buf, (uint32_t)n);
-			if (ps_tls_conn_write_plain(dst, buf, n, &w) != PS_TLS_ST_DONE || w != n) {
-				count(t, PS_TLSF_RECORD_FAILED);
-				fail_reset(t, px, "re-encryption failed", dst);
-				return false;
+			if (pp != NULL) {
+				if (pp->push(t->tap->arg, dir, buf, (uint32_t)n) != n) {
+					fail_reset(t, px, "the inline tool's leg refused data", NULL);
+					return false;
+				}
+			} else {
+				if (t->tap != NULL && t->tap->data != NULL)
+					t->tap->data(t->tap->arg, dir, buf, (uint32_t)n);
+				if (ps_tls_conn_write_plain(dst, buf, n, &w) != PS_TLS_ST_DONE ||
+				    w != n) {
+					count(t, PS_TLSF_RECORD_FAILED);
+					fail_reset(t, px, "re-encryption failed", dst);
+					return false;
+				}
 			}
 			if (from == PS_SIDE_SRV)
 				sess_store(t);
@@ -1391,9 +1462,10 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 		}
 		if (st == PS_TLS_ST_CLOSED) {
 			t->read_closed[from] = true;
-			(void)ps_tls_conn_shutdown(dst);
-			if (t->tap != NULL && t->tap->close != NULL)
-				t->tap->close(t->tap->arg, dir, false);
+			if (pp != NULL)
+				pp->shutdown(t->tap->arg, dir);
+			else
+				dir_ended(t, dst, dir);
 			break;
 		}
 		if (st == PS_TLS_ST_FAILED) {
@@ -1407,11 +1479,15 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 		if (ps_proxy_eof(px, from)) {
 			t->read_closed[from] = true;
 			count(t, PS_TLSF_TRUNCATED);
-			if (t->tap != NULL && t->tap->close != NULL)
+			if (pp != NULL)
+				pp->shutdown(t->tap->arg, dir);
+			else if (t->tap != NULL && t->tap->close != NULL)
 				t->tap->close(t->tap->arg, dir, false);
 		}
 		break;
 	}
+	if (pp != NULL && !pipe_out(t, px, dst, dir))
+		return false;
 	if (from == PS_SIDE_SRV && !t->up_sess_stored)
 		sess_store(t);
 	flush_wire(px, to, dst);
@@ -1423,7 +1499,7 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 	 * of the time. A no-op while a buffer holds data.
 	 */
 	(void)SSL_free_buffers(ps_tls_conn_ssl(src));
-	if (t->read_closed[from])
+	if (pp != NULL ? t->out_closed[dir] : t->read_closed[from])
 		fin_when_flushed(t, px, to);
 	return true;
 }
@@ -1435,7 +1511,8 @@ step_established(struct ps_tls_flow *t, struct ps_proxy *px)
 		return;
 	if (!move_plain(t, px, PS_SIDE_SRV))
 		return;
-	if (t->read_closed[PS_SIDE_CLI] && t->read_closed[PS_SIDE_SRV]) {
+	if (t->read_closed[PS_SIDE_CLI] && t->read_closed[PS_SIDE_SRV] &&
+	    (pipe_state(t) == 0 || (t->out_closed[0] && t->out_closed[1]))) {
 		t->state = PS_TLSF_ST_DONE;
 		t->tapped = false;
 	}

@@ -77,6 +77,7 @@
 	X(SESS_OFFERED,		"upstream_sessions_offered")		\
 	X(RECORD_FAILED,	"record_failures")			\
 	X(TRUNCATED,		"closed_without_close_notify")		\
+	X(INLINE_RESET,		"inline_tool_reset")			\
 	X(DECRYPTED,		"sessions_decrypted")
 
 enum ps_tlsf_counter {
@@ -152,6 +153,23 @@ struct ps_tls_policy_verdict {
 	char rule[64];			/* the deciding rule, "" none */
 };
 
+/*
+ * An inline tool between the two legs (struct ps_tls_tap pipe): the
+ * plaintext of direction dir (0 client->server) is pushed into the tool
+ * and what comes out of it goes on to the other leg. All with the tap's
+ * arg. state(): 0 no tool (the legs are joined directly), 1 the tool's
+ * leg is up or coming up, -1 it was reset (so is the flow).
+ */
+struct ps_tls_pipe {
+	int (*state)(void *arg);
+	uint32_t (*room)(void *arg, int dir);
+	uint32_t (*push)(void *arg, int dir, const uint8_t *p, uint32_t n);
+	uint32_t (*peek)(void *arg, int dir, const uint8_t **p);
+	void (*consume)(void *arg, int dir, uint32_t n);
+	void (*shutdown)(void *arg, int dir);
+	bool (*eof)(void *arg, int dir);
+};
+
 struct ps_tls_tap {
 	/*
 	 * The policy: at the ClientHello h with cert NULL, and once more
@@ -165,6 +183,7 @@ struct ps_tls_tap {
 	void (*open)(void *arg, const struct ps_tls_flow *t);	/* both legs up */
 	void (*data)(void *arg, int dir, const uint8_t *p, uint32_t n);
 	void (*close)(void *arg, int dir, bool reset);		/* dir: the side that ended */
+	const struct ps_tls_pipe *pipe;	/* NULL: no inline tool */
 	void *arg;
 };
 
@@ -202,6 +221,7 @@ struct ps_tls_flow {
 	uint8_t head_len;
 	uint8_t head[PS_TLSF_HEAD];
 	bool read_closed[2];		/* [side]: close_notify or FIN seen from that side */
+	bool out_closed[2];		/* [dir]: an inline tool ended dir (its FIN came out) */
 	bool fin_sent[2];
 	bool tapped;			/* tap open called */
 	bool decrypted;			/* both legs came up */

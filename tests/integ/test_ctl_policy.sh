@@ -48,7 +48,7 @@ check "errors: bad CIDR at 4:39" has "$OUT" \
 check "errors: undefined list at 5:55" has "$OUT" \
 	"$BAD:5:55: rules[1].match.sni[1]: expected the name of a list defined in \"lists\", found \"@nosuch\""
 check "errors: unknown key at 6:25 (the key)" has "$OUT" \
-	"$BAD:6:25: rules[1].colour: unknown key (expected one of: name, match, action, log)"
+	"$BAD:6:25: rules[1].colour: unknown key (expected one of: name, match, action, log, tools, tls_profile, on_invalid_cert, shadow)"
 check "errors: duplicate rule name at 7:13" has "$OUT" \
 	"$BAD:7:13: rules[2].name: duplicate rule name \"web\" (first in rules[0])"
 check "errors: summary counts 4 errors" has "$OUT" "$BAD: 4 errors"
@@ -82,7 +82,7 @@ run policy frobnicate x
 check "usage: unknown policy subcommand exits 2" test "$RC" = 2
 run frobnicate
 check "usage: unknown command names policy among the expected" \
-	grep -q "expected status, stats.* or policy" "$ERR"
+	grep -q "expected status, stats.* policy" "$ERR"
 run --help
 check "usage: --help lists policy check" grep -q "policy .*check FILE" "$OUT"
 run policy check --help

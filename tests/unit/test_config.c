@@ -134,6 +134,29 @@ test_intercept(void **state)
 	assert_int_equal(cfg.starttls_ports[0], 2525);
 }
 
+/* rss: a symmetric key and every port's queues mapped to workers. */
+static void
+test_rss(void **state)
+{
+	struct ps_config cfg;
+	char err[ERR_LEN];
+
+	(void)state;
+	if (parse(CFG(",'rss':{'key':'"
+		      "3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a3c2a',"
+		      "'queue_workers':[0,0,0]}"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.rss_key_len, 40);
+	assert_int_equal(cfg.rss_key[0], 0x3c);
+	assert_int_equal(cfg.rss_key[39], 0x2a);
+	assert_int_equal(cfg.n_rss_queues, 3);
+	assert_int_equal(cfg.rss_queue_worker[2], 0);
+	if (parse(MINIMAL, &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.rss_key_len, 0);
+	assert_int_equal(cfg.n_rss_queues, 0);
+}
+
 static void
 test_minimal(void **state)
 {
@@ -445,7 +468,7 @@ static struct bad_case bad_cases[] = {
 
 	/* keys */
 	BAD("unknown_top_key", CFG(",'colour':'blue'"),
-	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, limits, bridge, intercept, tcp, tls, sessions, recording, control, log)"),
+	    "t.json: colour: unknown key (expected one of: lcores, eal, mempool, ports, rss, limits, bridge, intercept, tcp, tls, sessions, recording, control, log)"),
 	BAD("unknown_eal_key", CFG(",'eal':{'memory_mb':512,'colour':1}"),
 	    "t.json: eal.colour: unknown key (expected one of: memory_mb, hugepages, file_prefix, args)"),
 	BAD("unknown_port_key",
@@ -486,6 +509,16 @@ static struct bad_case bad_cases[] = {
 	    "t.json: ports[1]: missing required key \"device\""),
 
 	/* types */
+	/* rss */
+	BAD("rss_key_asymmetric", CFG(",'rss':{'key':'"
+	    "6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5b'}"),
+	    "t.json: rss.key: expected a symmetric key: one 2-byte pattern repeated (e.g. 6d5a6d5a...), so that both directions of a flow hash alike, found \"6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a...\" (80 bytes)"),
+	BAD("rss_key_short", CFG(",'rss':{'key':'6d5a'}"), "t.json: rss.key: expected a hex string of 40 or 52 bytes (80 or 104 hex digits), found \"6d5a\""),
+	BAD("rss_key_hex", CFG(",'rss':{'key':'"
+	    "6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6dxx'}"),
+	    "t.json: rss.key: expected hex digits only, found \"6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a...\" (80 bytes)"),
+	BAD("rss_worker_missing", CFG(",'rss':{'queue_workers':[0,1]}"), "t.json: rss.queue_workers[1]: expected an integer 0..0, found 1"),
+	BAD("rss_queues_empty", CFG(",'rss':{'queue_workers':[]}"), "t.json: rss.queue_workers: expected an array of 1..64 worker indexes, one per rx queue, found an empty array"),
 	BAD("type_object", CFG(",'limits':[]"),
 	    "t.json: limits: expected an object, found an empty array"),
 	BAD("type_integer_string", CFG(",'limits':{'burst':'32'}"),
@@ -947,6 +980,7 @@ main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_port_index),
 		cmocka_unit_test(test_role_name),
+		cmocka_unit_test(test_rss),
 	};
 	size_t n_bad = sizeof(bad_cases) / sizeof(bad_cases[0]);
 	struct CMUnitTest *bad;
