@@ -120,6 +120,8 @@ struct ps_port_cfg {
 	unsigned int peer;		/* index of the other side (net/tool-inline) */
 	uint16_t mtu;			/* L3 MTU of the port; larger IPv4 is fragmented */
 	struct ps_tool_port_cfg tool;	/* role tool-oob only */
+	unsigned int hb_ms;		/* tool-inline side a: heartbeat interval */
+	unsigned int hb_misses;		/* heartbeats missed in a row: the tool is down */
 };
 
 struct ps_config {

@@ -34,6 +34,8 @@
 #define DEFAULT_MBUFS		8191
 #define DEFAULT_MBUF_DATA_SIZE	2176	/* 2048 bytes of data + 128 headroom */
 #define DEFAULT_MBUF_CACHE	256
+#define DEFAULT_HB_MS		250	/* inline tool heartbeats */
+#define DEFAULT_HB_MISSES	4
 #define DEFAULT_MTU		1500
 #define DEFAULT_DESC		1024
 #define DEFAULT_BURST		32
@@ -648,7 +650,8 @@ static int
 parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
 {
 	static const char *const keys[] = {
-		"name", "device", "role", "segment", "pair", "side", "mtu", "tool", NULL
+		"name", "device", "role", "segment", "pair", "side", "mtu", "tool",
+		"heartbeat_ms", "heartbeat_misses", NULL
 	};
 	static const char *const req[] = { "name", "device", "role", NULL };
 	struct ps_port_cfg *port = &c->cfg.ports[idx];
@@ -690,6 +693,22 @@ parse_port(struct conf_ctx *c, json_t *obj, const char *path, unsigned int idx)
 	if (rc < 0)
 		return rc;
 	port->mtu = (uint16_t)mtu;
+	/* Heartbeats through an inline tool: on its side "a" port. */
+	port->hb_ms = DEFAULT_HB_MS;
+	port->hb_misses = DEFAULT_HB_MISSES;
+	if (json_object_get(obj, "heartbeat_ms") != NULL ||
+	    json_object_get(obj, "heartbeat_misses") != NULL) {
+		if (port->role != PS_ROLE_TOOL_INLINE || port->side != 'a') {
+			conf_path_key(p, sizeof(p), path, json_object_get(obj, "heartbeat_ms") != NULL ?
+				      "heartbeat_ms" : "heartbeat_misses");
+			return conf_fail(c, p, "only for the side \"a\" port of a tool-inline pair");
+		}
+		rc = conf_opt_uint(c, obj, path, "heartbeat_ms", 10, 60000, &port->hb_ms);
+		if (rc == 0)
+			rc = conf_opt_uint(c, obj, path, "heartbeat_misses", 1, 100, &port->hb_misses);
+		if (rc < 0)
+			return rc;
+	}
 	return conf_parse_port_tool(c, obj, path, port);
 }
 

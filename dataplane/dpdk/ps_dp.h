@@ -32,8 +32,6 @@ struct ps_policy_rt;
 struct ps_profile_ctx;
 
 #define PS_INLINE_PAIRS_MAX	(PS_PORTS_MAX / 2)
-#define PS_INLINE_HB_MS		250u	/* heartbeat interval through each inline tool */
-#define PS_INLINE_HB_MISSES	4u	/* heartbeats missed in a row: the tool is down */
 
 /*
  * An inline tool: a pair of tool-inline ports, A (side a, towards the

@@ -5,11 +5,12 @@
  * the pairs, takes in what arrives at their ports, and watches each
  * tool's health with heartbeats.
  *
- * Heartbeats: every PS_INLINE_HB_MS worker 0 sends one frame out of each
- * port of each pair (EtherType 0x88b5, a locally administered unicast
- * destination that a bridging tool floods through). A tool is up while
- * both directions came back within PS_INLINE_HB_MISSES intervals; down
- * otherwise, and up again once they do. Changes are logged and counted.
+ * Heartbeats: every heartbeat_ms (the pair's side "a" port in the
+ * configuration) worker 0 sends one frame out of each port of each pair
+ * (EtherType 0x88b5, a locally administered unicast destination that a
+ * bridging tool floods through). A tool is up while both directions came
+ * back within heartbeat_misses intervals; down otherwise, and up again once
+ * they do. Changes are logged and counted.
  */
 #include <string.h>
 
@@ -100,12 +101,13 @@ void
 ps_inline_tools_tick(struct ps_worker *w)
 {
 	struct ps_dp *dp = w->dp;
-	const uint64_t period = (uint64_t)PS_INLINE_HB_MS * 1000;
 	unsigned int i;
 
 	for (i = 0; i < dp->n_inl; i++) {
 		struct ps_inline_pair *ip = &dp->inl[i];
-		uint64_t a, b, limit = (uint64_t)PS_INLINE_HB_MISSES * period;
+		const struct ps_port_cfg *pc = &dp->cfg->ports[ip->port[0]];
+		const uint64_t period = (uint64_t)pc->hb_ms * 1000;
+		uint64_t a, b, limit = (uint64_t)pc->hb_misses * period;
 		uint8_t up;
 
 		if (w->now_us < ip->next_hb_us)

@@ -54,6 +54,7 @@ cat >"$T_TMP/dp.json" <<EOF
 		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
 		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
 		{"name": "ips-a", "role": "tool-inline", "pair": "ips", "side": "a",
+		 "heartbeat_ms": 100, "heartbeat_misses": 5,
 		 "device": "net_af_packet2,iface=ips-a,qpairs=2,framesz=16384,blocksz=16384"},
 		{"name": "ips-b", "role": "tool-inline", "pair": "ips", "side": "b",
 		 "device": "net_af_packet3,iface=ips-b,qpairs=2,framesz=16384,blocksz=16384"}

@@ -298,10 +298,22 @@ for k in CapabilityBoundingSet AmbientCapabilities; do
 	check "unit: $k is exactly $caps" test "$(key $k | tr ' ' '\n' | sort | tr '\n' ' ')" = "$caps "
 done
 
+# The control process's unit: installed, filled in, restarted on failure.
+CUNIT=$DEST$prefix/lib/systemd/system/plainsight-controld.service
+check "install: plainsight-controld in $sbindir" test -x "$DEST$sbindir/plainsight-controld"
+check "install: plainsight-controld.service" test -f "$CUNIT"
+check "controld unit: no @VARIABLE@ left" eval '! grep -n "@[A-Z_]*@" "$CUNIT"'
+check "controld unit: runs $sbindir/plainsight-controld on the data plane's socket" \
+	eval 'grep -q "^ExecStart=$sbindir/plainsight-controld --socket /run/plainsight/dp.sock" "$CUNIT"'
+for kv in Restart=on-failure ProtectSystem=strict NoNewPrivileges=yes; do
+	check "controld unit: $kv" grep -qx "$kv" "$CUNIT"
+done
+
 # Syntax: sections, key=value lines, no key twice (but list keys).
 cat >"$T_TMP/unitlint.py" <<'EOF'
 import re, sys
-multi = {"After", "Wants", "Documentation", "ExecStartPre", "Environment"}
+multi = {"After", "Wants", "Documentation", "ExecStartPre", "Environment", "SystemCallFilter",
+         "RestrictAddressFamilies", "ReadWritePaths", "CapabilityBoundingSet"}
 sec, seen, bad = None, set(), []
 for n, line in enumerate(open(sys.argv[1]), 1):
     line = line.rstrip("\n")
@@ -325,6 +337,7 @@ print("\n".join(bad))
 sys.exit(1 if bad else 0)
 EOF
 check "unit: syntax (sections, key=value, no duplicate key)" python3 "$T_TMP/unitlint.py" "$UNIT"
+check "controld unit: syntax" python3 "$T_TMP/unitlint.py" "$CUNIT"
 sed 's/^ProtectHome=yes/ProtectHome=yes\nProtectHome=no/' "$UNIT" >"$T_TMP/dup.service"
 check "unit: the syntax check catches a duplicate key" eval '! python3 "$T_TMP/unitlint.py" "$T_TMP/dup.service"'
 
@@ -338,6 +351,9 @@ if command -v systemd-analyze >/dev/null; then
 	check "unit: systemd-analyze verify is silent" sa_verify "$T_TMP/verify/plainsight-dp.service"
 	sed 's/^ProtectHome=yes/ProtectHome=maybe/' "$T_TMP/verify/plainsight-dp.service" >"$T_TMP/verify/bad.service"
 	check "unit: systemd-analyze verify flags a bad value" eval '! sa_verify "$T_TMP/verify/bad.service"'
+	sed "s|$sbindir/|$DEST$sbindir/|g" "$CUNIT" >"$T_TMP/verify/plainsight-controld.service"
+	check "controld unit: systemd-analyze verify is silent" \
+		sa_verify "$T_TMP/verify/plainsight-controld.service"
 else
 	t_ok "unit: systemd-analyze verify # SKIP systemd-analyze not installed"
 fi

@@ -155,6 +155,15 @@ test_rss(void **state)
 		fail_msg("refused: %s", err);
 	assert_int_equal(cfg.rss_key_len, 0);
 	assert_int_equal(cfg.n_rss_queues, 0);
+	assert_int_equal(cfg.ports[0].hb_ms, 250);
+	if (parse(CFG_PORTS(NET_A "," NET_B ","
+			    PORT("ips-a", "net_ring2", "'role':'tool-inline','pair':'ips','side':'a',"
+				 "'heartbeat_ms':100,'heartbeat_misses':3") ","
+			    PORT("ips-b", "net_ring3", "'role':'tool-inline','pair':'ips','side':'b'")),
+		  &cfg, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(cfg.ports[2].hb_ms, 100);
+	assert_int_equal(cfg.ports[2].hb_misses, 3);
 }
 
 static void
@@ -473,7 +482,7 @@ static struct bad_case bad_cases[] = {
 	    "t.json: eal.colour: unknown key (expected one of: memory_mb, hugepages, file_prefix, args)"),
 	BAD("unknown_port_key",
 	    CFG_PORTS(NET_A "," PORT("net-b", "net_ring1", NET("seg0", "b") ",'speed':10")),
-	    "t.json: ports[1].speed: unknown key (expected one of: name, device, role, segment, pair, side, mtu, tool)"),
+	    "t.json: ports[1].speed: unknown key (expected one of: name, device, role, segment, pair, side, mtu, tool, heartbeat_ms, heartbeat_misses)"),
 	BAD("tls_without_ca", CFG(",'tls':{'keylog_file':'/tmp/k'}"),
 	    "t.json: tls: missing required key \"ca_cert\""),
 	BAD("tls_empty_path", CFG(",'tls':{'ca_cert':''}"),
@@ -509,6 +518,9 @@ static struct bad_case bad_cases[] = {
 	    "t.json: ports[1]: missing required key \"device\""),
 
 	/* types */
+	/* inline tool heartbeats */
+	BAD("heartbeat_on_net", CFG_PORTS(PORT("net-a", "net_ring0", NET("seg0", "a") ",'heartbeat_ms':100") ","
+	    NET_B), "t.json: ports[0].heartbeat_ms: only for the side \"a\" port of a tool-inline pair"),
 	/* rss */
 	BAD("rss_key_asymmetric", CFG(",'rss':{'key':'"
 	    "6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5a6d5b'}"),
