@@ -178,10 +178,18 @@ print_tools(json_t *r)
 	json_t *t;
 	size_t i;
 
-	printf("out-of-band tool ports:");
-	json_array_foreach(json_object_get(r, "out_of_band"), i, t)
-		printf(" %s", json_string_value(t));
-	printf("%s\n", json_array_size(json_object_get(r, "out_of_band")) == 0 ? " none" : "");
+	if (json_array_size(json_object_get(r, "out_of_band")) == 0) {
+		printf("out-of-band tool ports: none\n");
+	} else {
+		printf("%-16s %10s %12s %14s %12s %8s\n", "OUT-OF-BAND", "FLOWS", "FRAMES", "BYTES",
+		       "FRAMES LOST", "RESETS");
+		json_array_foreach(json_object_get(r, "out_of_band"), i, t)
+			printf("%-16s %10" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %14"
+			       JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %8"
+			       JSON_INTEGER_FORMAT "\n", str(t, "port"), num(t, "convs"),
+			       num(t, "frames"), num(t, "bytes"), num(t, "frames_lost"),
+			       num(t, "resets"));
+	}
 	if (json_array_size(json_object_get(r, "inline")) == 0) {
 		printf("inline tools: none\n");
 		return;

@@ -103,6 +103,8 @@ struct ps_worker {
 	struct ps_tool_io tool_io;	/* frames towards tool ports */
 	struct ps_tool_stats tool_stats;
 	uint16_t cur_tool;		/* tool port (ports[] index) being written */
+	struct ps_tool_stats tool_before;	/* tool_stats before the current call */
+	struct ps_tool_stats tool_port_stats[PS_PORTS_MAX + 1];	/* per dp->tool_port[] */
 	uint8_t *tool_scratch;
 	struct ps_proxy_io il_io;	/* frames of inline tool legs */
 	uint16_t cur_il[2];		/* their ports: [0] A, [1] B */

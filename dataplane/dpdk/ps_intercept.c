@@ -307,6 +307,26 @@ tap_decide(void *arg, const struct ps_tls_client_hello *h, X509 *cert, struct ps
 	}
 }
 
+/*
+ * Tool port i of the worker's tool list is written next: frames go there,
+ * and what the call counts is also counted for that port (tool_done()).
+ */
+static inline void
+tool_use(struct ps_worker *w, unsigned int i)
+{
+	w->cur_tool = w->dp->tool_port[i];
+	w->tool_before = w->tool_stats;
+}
+
+static inline void
+tool_done(struct ps_worker *w, unsigned int i)
+{
+	unsigned int c;
+
+	for (c = 0; c < PS_TOOL_CNT_MAX; c++)
+		w->tool_port_stats[i].cnt[c] += w->tool_stats.cnt[c] - w->tool_before.cnt[c];
+}
+
 static void
 tap_open(void *arg, const struct ps_tls_flow *t)
 {
@@ -319,9 +339,10 @@ tap_open(void *arg, const struct ps_tls_flow *t)
 	for (i = 0; i < x->n_tools; i++) {
 		if (!(x->dec.tools & (UINT64_C(1) << i)))
 			continue;	/* not in this rule's tool chain */
-		w->cur_tool = w->dp->tool_port[i];
+		tool_use(w, i);
 		(void)ps_tool_open(&x->conv[i], &w->dp->tool_cfg[i], &x->f->px.to_srv,
 				   (uint32_t)rte_rand(), (uint32_t)rte_rand(), &w->tool_io);
+		tool_done(w, i);
 	}
 }
 
@@ -335,9 +356,10 @@ tap_data(void *arg, int dir, const uint8_t *p, uint32_t n)
 	for (i = 0; i < x->n_tools; i++) {
 		if (!(x->dec.tools & (UINT64_C(1) << i)))
 			continue;
-		w->cur_tool = w->dp->tool_port[i];
+		tool_use(w, i);
 		ps_tool_data(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, p, n,
 			     &w->tool_io);
+		tool_done(w, i);
 	}
 }
 
@@ -351,9 +373,10 @@ tap_close(void *arg, int dir, bool reset)
 	for (i = 0; i < x->n_tools; i++) {
 		if (!(x->dec.tools & (UINT64_C(1) << i)))
 			continue;
-		w->cur_tool = w->dp->tool_port[i];
+		tool_use(w, i);
 		ps_tool_close(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, reset,
 			      &w->tool_io);
+		tool_done(w, i);
 	}
 }
 
@@ -487,8 +510,9 @@ tls_detach(struct ps_worker *w, struct ps_flow_ctx *f)
 		x->il = NULL;
 	}
 	for (i = 0; i < x->n_tools; i++) {
-		w->cur_tool = w->dp->tool_port[i];
+		tool_use(w, i);
 		ps_tool_flush(&x->conv[i], &w->tool_io);
+		tool_done(w, i);
 	}
 	free(x);
 	f->tls = NULL;

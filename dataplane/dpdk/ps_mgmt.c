@@ -435,9 +435,21 @@ cmd_tools(struct ps_mgmt *m)
 	json_t *oob = json_array();
 	unsigned int i;
 
-	for (i = 0; oob != NULL && i < dp->n_tools; i++)
-		json_array_append_new(oob, json_string(dp->tool_port[i] == PS_TOOL_PORT_RECORDER ?
-				      "recorder" : dp->cfg->ports[dp->tool_port[i]].name));
+	for (i = 0; oob != NULL && i < dp->n_tools; i++) {
+		json_t *o = json_pack("{s:s}", "port", dp->tool_port[i] == PS_TOOL_PORT_RECORDER ?
+				      "recorder" : dp->cfg->ports[dp->tool_port[i]].name);
+		unsigned int c, w;
+
+		for (c = 0; o != NULL && c < PS_TOOL_CNT_MAX; c++) {
+			uint64_t v = 0;
+
+			for (w = 0; w < dp->n_workers; w++)
+				v += dp->workers[w]->tool_port_stats[i].cnt[c];
+			json_object_set_new(o, ps_tool_counter_name((enum ps_tool_counter)c),
+					    json_integer((json_int_t)v));
+		}
+		json_array_append_new(oob, o);
+	}
 	return json_pack("{s:b, s:o, s:o}", "ok", 1, "out_of_band", oob != NULL ? oob : json_array(),
 			 "inline", ps_inline_tools_json(dp));
 }

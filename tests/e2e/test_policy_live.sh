@@ -163,6 +163,9 @@ in_cli curl -sS --max-time 10 --cacert "$PKI/ca/ca.crt" --resolve www.ps.test:44
 check "a rule with tool chain ids (tool0): the page intact" cmp "$T_TMP/www/index.html" "$T_TMP/page.out"
 check "tool conversations counted for it" \
 	stats "'ok' if r['tools']['convs'] == $convs + 1 else sys.exit(1)"
+ctl_json "$SOCK" tools >"$T_TMP/tools.json"
+check "plainsight-ctl tools: counters per tool port (tool0 has every conversation)" \
+	json_get "$T_TMP/tools.json" "'ok' if r['out_of_band'][0]['port'] == 'tool0' and r['out_of_band'][0]['convs'] == $convs + 1 and r['out_of_band'][0]['frames'] > 0 else sys.exit(1)"
 
 # ---- policy show, stats ----
 ctl --json policy show >"$T_TMP/show.json"
