@@ -87,8 +87,8 @@ say "what crossed the data plane"
 
 say "what the tool port saw: a plain TCP conversation, decrypted (tshark)"
 kill -INT "$TOOL_PID" 2>/dev/null; wait "$TOOL_PID" 2>/dev/null || true
-tshark -r "$TMP/tool.pcap" 2>/dev/null | head -20
-tshark -r "$TMP/tool.pcap" -q -z follow,tcp,ascii,0 2>/dev/null
+timeout 120 tshark -n -r "$TMP/tool.pcap" 2>/dev/null | head -20
+timeout 120 tshark -n -r "$TMP/tool.pcap" -q -z follow,tcp,ascii,0 2>/dev/null
 
 ps_dp_stop "$TMP/dp.log"
 say "plainsight-dp stopped"

@@ -19,7 +19,7 @@ in_srv() { ip netns exec "$NS_SRV" "$@"; }
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
 stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 # frames FILE [FILTER]: frames of a pcap (matching a tshark display filter).
-frames() { tshark -r "$1" ${2:+-Y "$2"} 2>/dev/null | wc -l; }
+frames() { timeout 120 tshark -n -r "$1" ${2:+-Y "$2"} 2>/dev/null | wc -l; }
 
 cat >"$T_TMP/dp.json" <<EOF
 {
@@ -90,7 +90,7 @@ RC=$?
 check "capture A exits 0" test "$RC" = 0
 check "capture A reports 20 frames written, none dropped" \
 	grep -qxF "20 frames written to $A (0 dropped)" "$T_TMP/a.log"
-check "the file opens with tshark" tshark -r "$A" -c 1
+check "the file opens with tshark" timeout 120 tshark -n -r "$A" -c 1
 check "count limit: exactly 20 frames" test "$(frames "$A")" = 20
 check "host filter: every frame is from or to $SRV4" test "$(frames "$A" "not ip.addr == $SRV4")" = 0
 check "both directions: received on net-a (to the server) and sent (from it)" \
@@ -120,7 +120,7 @@ T1=$(date +%s.%N)
 check "time limit: exit 0, 0 frames" sh -c "[ $RC = 0 ] && grep -qxF '0 frames written to $E (0 dropped)' '$T_TMP/e.out'"
 check "time limit: ended after 2 s (within 2..6 s)" \
 	python3 -c "import sys; sys.exit(0 if 2 <= $T1 - $T0 < 6 else 1)"
-check "time limit: an empty but valid pcap" sh -c "tshark -r '$E' >/dev/null 2>&1 && [ \$(tshark -r '$E' 2>/dev/null | wc -l) = 0 ]"
+check "time limit: an empty but valid pcap" sh -c "timeout 120 tshark -n -r '$E' >/dev/null 2>&1 && [ \$(timeout 120 tshark -n -r '$E' 2>/dev/null | wc -l) = 0 ]"
 
 # --- a port filter, relative path, on the other port ----------------------------
 P=c.pcap

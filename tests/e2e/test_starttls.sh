@@ -585,10 +585,10 @@ stop_pid "$TOOL_PID" INT
 # preamble reaches the tool one line per segment).
 tool_conv() {
 	local port=$1 s f; shift
-	for s in $(tshark -r "$TOOL_PCAP" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $port" \
+	for s in $(timeout 120 tshark -n -r "$TOOL_PCAP" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $port" \
 		-T fields -e tcp.stream 2>/dev/null | sort -un); do
 		f=$T_TMP/follow-$port-$s.txt
-		tshark -r "$TOOL_PCAP" -q -z "follow,tcp,raw,$s" 2>/dev/null | python3 -c '
+		timeout 120 tshark -n -r "$TOOL_PCAP" -q -z "follow,tcp,raw,$s" 2>/dev/null | python3 -c '
 import binascii, re, sys
 out = b""
 for line in sys.stdin.read().split("\n"):

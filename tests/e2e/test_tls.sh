@@ -110,7 +110,7 @@ check "3 MB download through both TLS legs: sha256 equal" \
 	test "$(sha_of "$T_TMP/www/big.bin")" = "$(sha_of "$T_TMP/big.out")"
 
 stop_pid "$UPCAP" INT
-tshark -r "$T_TMP/up-hello.pcap" -Y "tls.handshake.type == 1" -T fields -E 'separator=;' \
+timeout 120 tshark -n -r "$T_TMP/up-hello.pcap" -Y "tls.handshake.type == 1" -T fields -E 'separator=;' \
 	-e tls.handshake.ciphersuite -e tls.handshake.extensions.supported_version \
 	-e tls.handshake.extensions_supported_group -e tls.handshake.sig_hash_alg \
 	-e tls.handshake.extension.type -e tls.handshake.comp_method 2>/dev/null | head -1 >"$T_TMP/up-hello.txt"
@@ -333,7 +333,7 @@ check "sessions export writes the session's recorded frames ($(cat "$T_TMP/expor
 	grep -q "frames written" "$T_TMP/export.txt"
 check "the export is private (0600) and the recordings are 0640, rotated at 2 MB" \
 	sh -c "test \$(stat -c %a '$T_TMP/export.pcap') = 600 && test \$(ls '$T_TMP/rec' | wc -l) -ge 2 && test -z \"\$(find '$T_TMP/rec' -name '*.pcap' ! -perm 640)\""
-tshark -r "$T_TMP/export.pcap" -q -z follow,tcp,raw,0 2>/dev/null |
+timeout 120 tshark -n -r "$T_TMP/export.pcap" -q -z follow,tcp,raw,0 2>/dev/null |
 	python3 -c '
 import sys, binascii
 lines = sys.stdin.read().split("\n")
@@ -342,23 +342,23 @@ sys.stdout.buffer.write(body[body.find(b"\r\n\r\n") + 4:])' >"$T_TMP/export-big.
 check "the exported session, reassembled by tshark, is the 3 MB file" \
 	test "$(sha_of "$T_TMP/www/big.bin")" = "$(sha_of "$T_TMP/export-big.bin")"
 check "tshark sees one conversation in the export" \
-	sh -c "test \$(tshark -r '$T_TMP/export.pcap' -q -z conv,tcp 2>/dev/null | grep -c '<->') -eq 1"
+	sh -c "test \$(timeout 120 tshark -n -r '$T_TMP/export.pcap' -q -z conv,tcp 2>/dev/null | grep -c '<->') -eq 1"
 
 # The tool port: the decrypted conversation as plain TCP (port 443 -> 80).
 sleep 1
 stop_pid "$TOOL_PID" INT
-tshark -r "$T_TMP/tool.pcap" -q -z conv,tcp >"$T_TMP/conv.txt" 2>&1
+timeout 120 tshark -n -r "$T_TMP/tool.pcap" -q -z conv,tcp >"$T_TMP/conv.txt" 2>&1
 check "tool port: conversations to port 80 (rewritten from 443)" grep -q "198.18.0.2:80 " "$T_TMP/conv.txt"
-tshark -r "$T_TMP/tool.pcap" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+timeout 120 tshark -n -r "$T_TMP/tool.pcap" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
 	-Y "tcp.checksum.status == 0 || ip.checksum.status == 0 || tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment" \
 	>"$T_TMP/badseg.txt" 2>/dev/null
 check "tool port: no bad checksum, no lost segment (tshark)" \
 	sh -c "test ! -s '$T_TMP/badseg.txt' || { head '$T_TMP/badseg.txt'; false; }"
-tshark -r "$T_TMP/tool.pcap" -q -z follow,tcp,ascii,0 >"$T_TMP/follow0.txt" 2>&1
+timeout 120 tshark -n -r "$T_TMP/tool.pcap" -q -z follow,tcp,ascii,0 >"$T_TMP/follow0.txt" 2>&1
 check "tool port: tshark follows the first conversation: request and response in plaintext" \
 	sh -c "grep -q 'GET /index.html' '$T_TMP/follow0.txt' && grep -q 'hello through plainsight' '$T_TMP/follow0.txt'"
 # The 3 MB download, reassembled by tshark from the tool port, equals the file.
-tshark -r "$T_TMP/tool.pcap" -q -z follow,tcp,raw,1 2>/dev/null |
+timeout 120 tshark -n -r "$T_TMP/tool.pcap" -q -z follow,tcp,raw,1 2>/dev/null |
 	python3 -c '
 import sys, binascii
 lines = sys.stdin.read().split("\n")

@@ -1149,7 +1149,7 @@ tshark_follow(const char *pcap, uint8_t *out[2], uint32_t len[2], uint32_t cap)
 	size_t i;
 	int d;
 
-	snprintf(cmd, sizeof(cmd), "tshark -r '%s' -q -z follow,tcp,raw,0 2>/dev/null", pcap);
+	snprintf(cmd, sizeof(cmd), "timeout 120 tshark -n -r '%s' -q -z follow,tcp,raw,0 2>/dev/null", pcap);
 	fp = popen(cmd, "r");
 	assert_non_null(fp);
 	len[0] = len[1] = 0;
@@ -1181,7 +1181,7 @@ tshark_no_warnings(const char *pcap)
 	bool clean = true;
 
 	snprintf(cmd, sizeof(cmd),
-		 "tshark -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE "
+		 "timeout 120 tshark -n -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE "
 		 "-r '%s' -q -z expert,warn 2>/dev/null", pcap);
 	fp = popen(cmd, "r");
 	assert_non_null(fp);
