@@ -186,6 +186,18 @@ sess_key(const struct ps_tls_flow *t, uint8_t key[SESS_KEY_MAX])
 	return t->sess_key_len + 1 + sni;
 }
 
+/* The live entry of c for key (hash h), NULL when none. c->lock held. */
+static struct sess_ent *
+cache_find(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, uint32_t h)
+{
+	struct sess_ent *e = &c->e[h % c->n];
+
+	if (e->expires_s != 0 && e->hash == h && e->key_len == klen &&
+	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s())
+		return e;
+	return NULL;
+}
+
 /*
  * Look key up in c: true when a live entry is there; with sess != NULL its
  * session (a new reference, NULL when the entry has none) goes there.
@@ -193,28 +205,28 @@ sess_key(const struct ps_tls_flow *t, uint8_t key[SESS_KEY_MAX])
 static bool
 cache_get(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, SSL_SESSION **sess)
 {
-	uint32_t h = key_hash(key, klen);
 	struct sess_ent *e;
-	bool hit = false;
+	bool hit;
 
 	if (sess != NULL)
 		*sess = NULL;
 	pthread_mutex_lock(&c->lock);
-	e = &c->e[h % c->n];
-	if (e->expires_s != 0 && e->hash == h && e->key_len == klen &&
-	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
-		hit = true;
-		if (sess != NULL && e->sess != NULL && SSL_SESSION_up_ref(e->sess) == 1)
-			*sess = e->sess;
-	}
+	e = cache_find(c, key, klen, key_hash(key, klen));
+	hit = e != NULL;
+	if (hit && sess != NULL && e->sess != NULL && SSL_SESSION_up_ref(e->sess) == 1)
+		*sess = e->sess;
 	pthread_mutex_unlock(&c->lock);
 	return hit;
 }
 
-/* Keep key -> sess (its reference taken over, may be NULL) for ttl_s (0: the cache's). */
+/*
+ * Keep key -> sess (its reference taken over, may be NULL) for ttl_s (0:
+ * the cache's). meta (bypass caches, may be NULL): what the entry is, kept
+ * beside it with its expiry.
+ */
 static void
 cache_put(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, SSL_SESSION *sess,
-	  unsigned int ttl_s)
+	  unsigned int ttl_s, struct ps_tls_bypass_entry *meta)
 {
 	uint32_t h = key_hash(key, klen);
 	struct sess_ent *e;
@@ -228,6 +240,10 @@ cache_put(struct ps_tls_sess_cache *c, const uint8_t *key, size_t klen, SSL_SESS
 	memcpy(e->key, key, klen);
 	e->sess = sess;
 	e->expires_s = mono_s() + (ttl_s != 0 ? ttl_s : c->timeout_s);
+	if (meta != NULL && c->meta != NULL) {
+		meta->expires_s = e->expires_s;
+		c->meta[h % c->n] = *meta;
+	}
 	pthread_mutex_unlock(&c->lock);
 	SSL_SESSION_free(old);
 }
@@ -263,7 +279,7 @@ sess_store(struct ps_tls_flow *t)
 	if (ps_tls_conn_get_session_obj(t->up, &sess) < 0)
 		return;
 	t->up_sess_stored = true;
-	cache_put(c, key, sess_key(t, key), sess, 0);
+	cache_put(c, key, sess_key(t, key), sess, 0, NULL);
 	count(t, PS_TLSF_SESS_STORED);
 }
 
@@ -327,15 +343,8 @@ static void
 bypass_put(struct ps_tls_sess_cache *c, struct ps_tls_bypass_entry *b, unsigned int ttl_s)
 {
 	uint8_t key[SESS_KEY_MAX];
-	size_t klen = bypass_key_of(b, key);
-	uint32_t h = key_hash(key, klen);
 
-	cache_put(c, key, klen, NULL, ttl_s);
-	pthread_mutex_lock(&c->lock);
-	b->expires_s = c->e[h % c->n].expires_s;
-	if (c->meta != NULL)
-		c->meta[h % c->n] = *b;
-	pthread_mutex_unlock(&c->lock);
+	cache_put(c, key, bypass_key_of(b, key), NULL, ttl_s, b);
 }
 
 static void
@@ -405,9 +414,8 @@ ps_tls_bypass_del(const struct ps_tls_icpt *ic, const struct ps_tls_bypass_entry
 	klen = bypass_key_of(b, key);
 	h = key_hash(key, klen);
 	pthread_mutex_lock(&c->lock);
-	e = &c->e[h % c->n];
-	if (e->expires_s != 0 && e->hash == h && e->key_len == klen &&
-	    memcmp(e->key, key, klen) == 0 && e->expires_s > mono_s()) {
+	e = cache_find(c, key, klen, h);
+	if (e != NULL) {
 		e->expires_s = 0;
 		if (c->meta != NULL)
 			memset(&c->meta[h % c->n], 0, sizeof(c->meta[0]));
