@@ -15,6 +15,7 @@ PS_PACKAGES=(
 	python3 procps psmisc kmod tshark
 	prometheus
 	exim4-daemon-light dovecot-imapd dovecot-pop3d vsftpd tinyproxy rsyslog
+	nginx-light testssl.sh
 )
 
 # Install whatever of PS_PACKAGES is missing. Quiet when nothing is.

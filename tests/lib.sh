@@ -92,6 +92,41 @@ start_dp() {
 	fi
 }
 
+# dp_config FILE WORKERS [EXTRA_PORTS [MEMBERS]]: write the data plane
+# configuration most end-to-end tests share: WORKERS (1 or 2) worker lcores,
+# ports net-a and net-b of segment seg0 on the topology's veths (one queue
+# pair per worker, 16 KB frames for the kernel's reassembled fragments),
+# EXTRA_PORTS (JSON objects, comma separated) after them, then MEMBERS
+# (top-level JSON members, comma separated: "intercept", "tls", ...; "-"
+# reads them from standard input, e.g. a here-document) and the control
+# socket $SOCK. The EAL file prefix is the test's own ($T_TOPO).
+dp_config() {
+	local file=$1 workers=$2 ports=${3:-} members=${4:-} wl=1 mbufs=4095
+	[ "$members" = - ] && members=$(cat)
+	if [ "$workers" = 2 ]; then
+		wl="1, 2"
+		mbufs=8191
+	fi
+	cat >"$file" <<EOF
+{
+	"lcores": {"main": 0, "workers": [$wl]},
+	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
+	"mempool": {"mbufs": $mbufs, "mbuf_data_size": 16512, "cache": 128},
+	"ports": [
+		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
+		 "device": "net_af_packet0,iface=net-a,qpairs=$workers,framesz=16384,blocksz=16384"},
+		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
+		 "device": "net_af_packet1,iface=net-b,qpairs=$workers,framesz=16384,blocksz=16384"}${ports:+,
+		$ports}
+	],${members:+
+	$members,}
+	"control": {"socket": "$SOCK"}
+}
+EOF
+	python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$file" ||
+		{ echo "# dp_config: $file is not valid JSON"; cat "$file"; return 1; }
+}
+
 # ctl_json SOCKET CMD: the JSON reply of plainsight-ctl
 ctl_json() { "$PS_CTL" --socket "$1" --json "$2"; }
 

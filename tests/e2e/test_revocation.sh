@@ -99,46 +99,34 @@ check "openssl ca: the CRL lists the revoked leaf's serial" sh -c \
 check "openssl itself: the revoked leaf fails -crl_check" sh -c \
 	"openssl verify -crl_check -CAfile '$PKI/ca1/ca.crt' -CRLfile '$PKI/ca1.crl' '$PKI/revoked.crt' 2>&1 | grep -q 'certificate revoked'"
 
-# dp_config FILE CRL_FILES_JSON [EXTRA_TLS_JSON]
-dp_config() {
-	cat >"$1" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 4095, "mbuf_data_size": 16512, "cache": 64},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,framesz=16384,blocksz=16384"}
-	],
+# rev_config FILE CRL_FILES_JSON [EXTRA_TLS_JSON]
+rev_config() {
+	dp_config "$1" 1 "" - <<EOF
 	"intercept": {"tcp_ports": [443, 4432, 4433]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/roots.pem",
-		"crl_files": $2${3:+, $3}},
-	"control": {"socket": "$SOCK"}
-}
+		"crl_files": $2${3:+, $3}}
 EOF
 }
 
 # ------------------------------------------------------------------
 # Start-up refusals (no traffic needed).
 dp_check() { "$PS_DP" --config "$T_TMP/check.json" --check; }
-dp_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\", \"$PKI/ca1.crl.der\"]"
+rev_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\", \"$PKI/ca1.crl.der\"]"
 check "--check accepts a PEM and a DER CRL file" dp_check
-dp_config "$T_TMP/check.json" "[\"$PKI/missing.crl\"]"
+rev_config "$T_TMP/check.json" "[\"$PKI/missing.crl\"]"
 out=$(dp_check 2>&1)
 check "an unreadable CRL file stops the start ($out)" sh -c \
 	"echo '$out' | grep -q 'tls.crl_files\[0\]: $PKI/missing.crl: cannot read: No such file'"
-dp_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\", \"$PKI/good.crt\"]"
+rev_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\", \"$PKI/good.crt\"]"
 out=$(dp_check 2>&1)
 check "a file without a CRL stops the start ($out)" sh -c \
 	"echo '$out' | grep -q 'tls.crl_files\[1\]: .*no \"X509 CRL\" PEM block'"
-dp_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\"]" '"revocation_unknown": "maybe"'
+rev_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\"]" '"revocation_unknown": "maybe"'
 out=$(dp_check 2>&1)
 check "revocation_unknown takes reject or allow only ($out)" sh -c \
 	"echo '$out' | grep -q 'tls.revocation_unknown'"
-dp_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\", \"$PKI/ca1.crl\"]"
+rev_config "$T_TMP/check.json" "[\"$PKI/ca1.crl\", \"$PKI/ca1.crl\"]"
 out=$(dp_check 2>&1)
 check "a CRL file named twice is refused ($out)" sh -c \
 	"echo '$out' | grep -q 'tls.crl_files\[1\]: .*already crl_files\[0\]'"
@@ -166,7 +154,7 @@ get() {
 }
 
 # Run 1: revocation_unknown reject (the default).
-dp_config "$T_TMP/dp.json" "[\"$PKI/ca1.crl\"]"
+rev_config "$T_TMP/dp.json" "[\"$PKI/ca1.crl\"]"
 if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
 	t_fail "plainsight-dp starts with tls.crl_files"
 	exit 1
@@ -199,7 +187,7 @@ stop_pid "$DP_PID" INT
 check "plainsight-dp stops cleanly" grep -q 'plainsight-dp: stopped' "$T_TMP/dp.log"
 
 # Run 2: revocation_unknown allow, the CRL as DER this time.
-dp_config "$T_TMP/dp.json" "[\"$PKI/ca1.crl.der\"]" '"revocation_unknown": "allow"'
+rev_config "$T_TMP/dp.json" "[\"$PKI/ca1.crl.der\"]" '"revocation_unknown": "allow"'
 if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
 	t_fail "plainsight-dp starts with revocation_unknown allow"
 	exit 1
