@@ -167,7 +167,7 @@ print_record(json_t *s)
 		"alpn", "client_leg", "server_leg", "server_cert", "validation",
 		"bytes_client_to_server", "bytes_server_to_client", "close_reason",
 		"action", "decided_at", "rule", "policy_version", "shadow_rule",
-		"shadow_action",
+		"shadow_action", "tools",
 	};
 	json_t *rest = json_deep_copy(s), *v;
 	const char *key;

@@ -25,6 +25,8 @@
 #                                 joined to the data plane by ips-a and
 #                                 ips-b (its eth0 and eth1), with a Linux
 #                                 bridge br0 over both: a bump in the wire
+#   scripts/topo.sh up PFX inline2  the same, and a second inline tool:
+#                                 PFX-ips2 on ips2-a and ips2-b
 #   scripts/topo.sh down [PFX]    delete everything it created
 #   scripts/topo.sh env [PFX]     print the names as shell variables
 # PFX defaults to "ps"; tests use their own so they never collide.
@@ -36,7 +38,7 @@ WAN=${3:-}
 [[ $P =~ ^[a-z0-9]{1,8}$ ]] || { echo "topo: prefix must be 1-8 of [a-z0-9]" >&2; exit 2; }
 
 NS_CLI=$P-cli NS_SRV=$P-srv NS_TOOL=$P-tool NS_DP=$P-dp NS_WANA=$P-wana NS_WANB=$P-wanb
-NS_IPS=$P-ips
+NS_IPS=$P-ips NS_IPS2=$P-ips2
 CLI4=198.18.0.1 SRV4=198.18.0.2 CLI6=fd00:5053::1 SRV6=fd00:5053::2
 
 quiet_offloads() {	# ns ifname
@@ -64,7 +66,7 @@ link() {	# ns_a if_a ns_b if_b
 
 down() {
 	local ns
-	for ns in "$NS_CLI" "$NS_SRV" "$NS_TOOL" "$NS_DP" "$NS_WANA" "$NS_WANB" "$NS_IPS"; do
+	for ns in "$NS_CLI" "$NS_SRV" "$NS_TOOL" "$NS_DP" "$NS_WANA" "$NS_WANB" "$NS_IPS" "$NS_IPS2"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	ip link del "${P}tmp1" 2>/dev/null || true
@@ -96,21 +98,25 @@ up() {
 	fi
 	link "$NS_TOOL" eth0 "$NS_DP" tool0
 	for ifc in net-a net-b tool0; do no_ipv6 "$NS_DP" "$ifc"; done
-	if [ "$WAN" = inline ]; then
-		ip netns add "$NS_IPS"
-		ip netns exec "$NS_IPS" ip link set lo up
-		link "$NS_DP" ips-a "$NS_IPS" eth0
-		link "$NS_DP" ips-b "$NS_IPS" eth1
-		for ifc in ips-a ips-b; do no_ipv6 "$NS_DP" "$ifc"; done
-		no_ipv6 "$NS_IPS" eth0
-		no_ipv6 "$NS_IPS" eth1
-		ip netns exec "$NS_IPS" ip link add br0 type bridge
-		ip netns exec "$NS_IPS" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/br0/disable_ipv6' \
+	bump() {	# ns port-prefix: a Linux bridge between PREFIX-a and PREFIX-b
+		ip netns add "$1"
+		ip netns exec "$1" ip link set lo up
+		link "$NS_DP" "$2-a" "$1" eth0
+		link "$NS_DP" "$2-b" "$1" eth1
+		for ifc in "$2-a" "$2-b"; do no_ipv6 "$NS_DP" "$ifc"; done
+		no_ipv6 "$1" eth0
+		no_ipv6 "$1" eth1
+		ip netns exec "$1" ip link add br0 type bridge
+		ip netns exec "$1" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/br0/disable_ipv6' \
 			2>/dev/null || true
-		ip netns exec "$NS_IPS" ip link set dev eth0 master br0
-		ip netns exec "$NS_IPS" ip link set dev eth1 master br0
-		ip netns exec "$NS_IPS" ip link set br0 up
-	fi
+		ip netns exec "$1" ip link set dev eth0 master br0
+		ip netns exec "$1" ip link set dev eth1 master br0
+		ip netns exec "$1" ip link set br0 up
+	}
+	case $WAN in
+	inline) bump "$NS_IPS" ips ;;
+	inline2) bump "$NS_IPS" ips; bump "$NS_IPS2" ips2 ;;
+	esac
 	no_ipv6 "$NS_TOOL" eth0
 
 	addr() {	# ns v4 v6
@@ -127,9 +133,9 @@ down) down ;;
 env)
 	cat <<EOV
 NS_CLI=$NS_CLI NS_SRV=$NS_SRV NS_TOOL=$NS_TOOL NS_DP=$NS_DP NS_WANA=$NS_WANA NS_WANB=$NS_WANB
-NS_IPS=$NS_IPS
+NS_IPS=$NS_IPS NS_IPS2=$NS_IPS2
 CLI4=$CLI4 SRV4=$SRV4 CLI6=$CLI6 SRV6=$SRV6
 EOV
 	;;
-*) echo "usage: $0 up|down|env [PREFIX] [wan|inline]" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|env [PREFIX] [wan|inline|inline2]" >&2; exit 2 ;;
 esac

@@ -212,8 +212,32 @@ bind_tools(struct ps_dp *dp, struct ps_policy_rt *rt, struct ps_pol_errors *errs
 			else
 				rt->tool_inline[i] |= 1u << pair;
 		}
+		if (rt->tool_ports[i] != 0 && rt->tool_inline[i] != 0) {
+			add_err(errs, "%s: mixes out-of-band and inline tool ports; a tool "
+				"group is one kind or the other%s", t->name, "");
+			bad = 1;
+		}
 	}
 	return bad ? -EINVAL : 0;
+}
+
+/* Does a rule (or the default) bypass with out-of-band tools named? */
+static bool
+bypass_copies(const struct ps_policy_rt *rt)
+{
+	unsigned int n = ps_pol_n_rules(rt->pol), i, j;
+
+	for (i = 0; i <= n; i++) {
+		const struct ps_pol_verdict *v =
+			ps_pol_rule(rt->pol, i == n ? PS_POL_RULE_DEFAULT : i);
+
+		if (v == NULL || v->action != PS_POL_BYPASS || !v->tools_set || v->shadow)
+			continue;
+		for (j = 0; j < v->n_tools; j++)
+			if (rt->tool_ports[v->tools[j]] != 0)
+				return true;
+	}
+	return false;
 }
 
 static int
@@ -296,6 +320,7 @@ ps_policy_prepare(struct ps_dp *dp, const char *path, struct ps_policy_rt **out,
 		rc = bind_profiles(dp, rt, errs);
 	if (rc < 0)
 		goto fail;
+	rt->copies = !rt->shadow && bypass_copies(rt);
 	rt->n_slots = ps_pol_n_rules(rt->pol) + 1;
 	rt->hits = calloc((size_t)dp->n_workers * rt->n_slots * 2 + 2, sizeof(*rt->hits));
 	if (rt->hits == NULL) {
@@ -603,59 +628,67 @@ flow_sym_hash(const struct ps_tcp_frame_spec *c2s)
 	return h ^ (h >> 15);
 }
 
-/*
- * The inline tool a decrypted flow goes through (the first one of its
- * rule's chain; without a chain, the first pair configured), and what the
- * tool's failure behaviour is. One inline tool per flow.
- */
-static void
-inline_for(const struct ps_dp *dp, const struct ps_policy_rt *rt,
-	   const struct ps_pol_verdict *v, struct ps_decision *d)
+/* One member of a group (bit mask), the same for both directions of a flow. */
+static uint64_t
+group_pick(uint64_t members, const struct ps_tcp_frame_spec *c2s)
 {
-	unsigned int i;
+	unsigned int n = (unsigned int)__builtin_popcountll(members), k;
 
-	d->inline_pair = -1;
-	d->inline_fail_closed = false;
-	if (dp->n_inl == 0)
-		return;
-	if (rt == NULL || v == NULL || !v->tools_set) {
-		d->inline_pair = 0;
-		return;
-	}
-	for (i = 0; i < v->n_tools; i++) {
-		uint32_t m = rt->tool_inline[v->tools[i]];
-
-		if (m != 0) {
-			d->inline_pair = __builtin_ctz(m);
-			d->inline_fail_closed = ps_pol_tool(rt->pol, v->tools[i])->fail_closed;
-			return;
-		}
-	}
+	for (k = flow_sym_hash(c2s) % n; k > 0; k--)
+		members &= members - 1;
+	return members & -members;
 }
 
-/* The tool ports that get a flow a verdict decrypts. */
-static uint64_t
-tools_for(const struct ps_dp *dp, const struct ps_policy_rt *rt,
-	  const struct ps_pol_verdict *v, const struct ps_tcp_frame_spec *c2s)
+/*
+ * The tool chain of a flow the verdict v decrypts, into d: the rule's
+ * tools in their order, from the client towards the server. An inline
+ * tool (group) adds a pair to the series; an out-of-band tool (group)
+ * taps the flow after the inline tools listed before it. Without a
+ * chain in the policy: every out-of-band port, after the first inline
+ * pair configured (if any). A pair listed twice, or beyond PS_CHAIN_MAX,
+ * is left out (the policy check warns of neither: a data-plane limit).
+ */
+static void
+chain_for(const struct ps_dp *dp, const struct ps_policy_rt *rt,
+	  const struct ps_pol_verdict *v, const struct ps_tcp_frame_spec *c2s,
+	  struct ps_decision *d)
 {
 	uint64_t all = dp->n_tools >= 64 ? UINT64_MAX : (UINT64_C(1) << dp->n_tools) - 1;
-	uint64_t mask = 0;
+	uint32_t used = 0;
 	unsigned int i;
 
-	if (rt == NULL || !v->tools_set)
-		return all;
+	memset(d->tools_at, 0, sizeof(d->tools_at));
+	d->n_inl = 0;
+	d->inl_fail_closed = 0;
+	if (rt == NULL || v == NULL || !v->tools_set) {
+		if (dp->n_inl > 0)
+			d->inl[d->n_inl++] = 0;
+		d->tools_at[d->n_inl] = all;
+		d->tools = all;
+		return;
+	}
+	d->tools = 0;
 	for (i = 0; i < v->n_tools; i++) {
 		uint64_t ports = rt->tool_ports[v->tools[i]];
-		unsigned int n = (unsigned int)__builtin_popcountll(ports), k;
+		uint32_t pairs = rt->tool_inline[v->tools[i]];
 
-		if (n == 0)
-			continue;
-		/* A tool group: one of its ports per flow, the same both ways. */
-		for (k = flow_sym_hash(c2s) % n; k > 0; k--)
-			ports &= ports - 1;
-		mask |= ports & -ports;
+		if (ports != 0) {
+			uint64_t pick = group_pick(ports, c2s);
+
+			d->tools_at[d->n_inl] |= pick;
+			d->tools |= pick;
+		}
+		if (pairs != 0) {
+			int pair = __builtin_ctzll(group_pick(pairs, c2s));
+
+			if (d->n_inl == PS_CHAIN_MAX || (used & (1u << pair)))
+				continue;
+			used |= 1u << pair;
+			if (ps_pol_tool(rt->pol, v->tools[i])->fail_closed)
+				d->inl_fail_closed |= (uint8_t)(1u << d->n_inl);
+			d->inl[d->n_inl++] = (int8_t)pair;
+		}
 	}
-	return mask;
 }
 
 static void
@@ -684,7 +717,6 @@ evaluate(struct ps_worker *w, const struct ps_pol_query *q, const char *at, bool
 
 	*rtp = rt;
 	memset(d, 0, sizeof(*d));
-	d->inline_pair = -1;
 	d->at = at;
 	d->log = true;
 	if (rt == NULL) {
@@ -715,6 +747,42 @@ evaluate(struct ps_worker *w, const struct ps_pol_query *q, const char *at, bool
 		}
 	}
 	return v;
+}
+
+uint64_t
+ps_decide_copy(struct ps_worker *w, const struct ps_pkt *p, char side, const char *segment)
+{
+	const struct ps_policy_rt *rt = ps_policy_current(w->dp);
+	const struct ps_pol_verdict *v;
+	struct ps_tcp_frame_spec c2s;
+	struct ps_pol_query q;
+	uint64_t mask = 0;
+	unsigned int i;
+
+	if (rt == NULL || !rt->copies || p->l3 == PS_L3_NONE)
+		return 0;
+	/* Side a faces the clients: a frame from side b is the server's. */
+	memset(&c2s, 0, sizeof(c2s));
+	c2s.l3 = p->l3;
+	c2s.src = side == 'b' ? p->dst : p->src;
+	c2s.dst = side == 'b' ? p->src : p->dst;
+	if (p->has_l4) {
+		c2s.tcp.sport = side == 'b' ? p->dport : p->sport;
+		c2s.tcp.dport = side == 'b' ? p->sport : p->dport;
+	}
+	c2s.eth.n_vlans = p->n_vlans > 0 ? 1 : 0;
+	c2s.eth.vlan_tci[0] = p->n_vlans > 0 ? p->vlan_tci[0] : 0;
+	query_flow(&q, &c2s, segment);
+	/* Bridged traffic is never read: no SNI, ALPN, version or certificate
+	 * will ever be known, so rules that need them do not match it. */
+	q.known |= PS_POL_F_SNI | PS_POL_F_ALPN | PS_POL_F_TLS_VERSION | PS_POL_F_CERT;
+	v = ps_pol_eval(rt->pol, &q);
+	if (v == NULL || v->action != PS_POL_BYPASS || !v->tools_set)
+		return 0;
+	for (i = 0; i < v->n_tools; i++)
+		if (rt->tool_ports[v->tools[i]] != 0)
+			mask |= group_pick(rt->tool_ports[v->tools[i]], &c2s);
+	return mask;
 }
 
 void
@@ -775,10 +843,11 @@ ps_decide_tls(struct ps_worker *w, const struct ps_tcp_frame_spec *c2s, const ch
 		tv->decision = PS_TLS_DECIDE_DECRYPT;
 		break;
 	}
-	d->tools = tools_for(w->dp, rt, v, c2s);
-	inline_for(w->dp, rt, v, d);
+	chain_for(w->dp, rt, v, c2s, d);
 	if (rt == NULL || v == NULL)
 		return;
+	/* A bypass naming out-of-band tools: they get the flow as it is. */
+	tv->copy = d->action == PS_POL_BYPASS && v->tools_set && d->tools != 0;
 	if (v->profile > 0 && v->profile < ps_pol_n_profiles(rt->pol)) {
 		tv->up_ctx = rt->up_ctx[v->profile];
 		tv->profile = rt->profile_num[v->profile];

@@ -37,7 +37,11 @@ struct ps_policy_rt {
 	int verify_failure;		/* enum ps_tls_verify_action, -1: the context's */
 	unsigned int n_slots;		/* rules + the default */
 	uint64_t *hits;			/* [worker][slot][0 enforced, 1 shadow] */
+	bool copies;			/* a bypass verdict names out-of-band tools */
 };
+
+/* Inline tools in series on one flow, at most. */
+#define PS_CHAIN_MAX	4
 
 /* What a flow was told, kept with it for its session record. */
 struct ps_decision {
@@ -46,12 +50,31 @@ struct ps_decision {
 	char rule[64];
 	bool log;
 	uint64_t tools;			/* bit i: dp->tool_port[i] gets the conversation */
-	int inline_pair;		/* dp->inl index the flow goes through, -1 none */
-	bool inline_fail_closed;	/* that tool down: block (else go around it) */
+	/*
+	 * The flow's tool chain, from the client towards the server: the
+	 * inline tools it goes through in series, and where each out-of-band
+	 * tool taps it. tools_at[p]: the ports listed after p inline tools
+	 * (see docs/tool.md, "Tool chains"); their union is tools.
+	 */
+	uint64_t tools_at[PS_CHAIN_MAX + 1];
+	int8_t inl[PS_CHAIN_MAX];	/* dp->inl indexes, in chain order */
+	uint8_t n_inl;
+	uint8_t inl_fail_closed;	/* bit j: inl[j] down blocks the flow (else around it) */
 	char version[80];		/* policy_version of the record, "" none */
 	char shadow_rule[64];		/* a shadow rule that would have decided, "" none */
 	const char *shadow_action;	/* what it would have done, NULL none */
 };
+
+/*
+ * Copies of traffic the appliance does not decrypt: the out-of-band tool
+ * ports (bit i: dp->tool_port[i]) that get the bridged frame p (entered on
+ * a net port of side `side`, segment `segment`) as it is, because the
+ * policy bypasses its connection and the verdict names tools. 0: none (no
+ * such rule, or the verdict needs more than addresses and ports). Hits are
+ * not counted: this is asked per frame. Cheap when no rule copies.
+ */
+uint64_t ps_decide_copy(struct ps_worker *w, const struct ps_pkt *p, char side,
+			const char *segment);
 
 /* The QSBR variable of dp's workers. After ps_workers_create(). 0 or -errno. */
 int ps_policy_init(struct ps_dp *dp);

@@ -51,9 +51,11 @@ struct ps_flow_tls {
 	struct ps_sess_live *sess;	/* its session record, once the hello is read */
 	uint8_t sess_state;		/* stage state the record was last written at */
 	struct ps_decision dec;		/* what the policy said, for the record */
-	struct ps_inline *il;		/* its leg through an inline tool, NULL none */
-	bool il_gave_up;		/* the leg never came up: joined directly */
+	struct ps_inline *il;		/* its legs through its inline tools, in chain
+					 * order (dec.n_inl of them), NULL none */
+	bool il_gave_up;		/* no leg came up: joined directly */
 	uint64_t start_ms;
+	uint32_t tool_isn[2];		/* of its synthesized conversations: [0] client */
 	unsigned int n_tools;
 	struct ps_tool_conv conv[];	/* one per out-of-band tool port */
 };
@@ -164,36 +166,117 @@ il_frame_put(void *ctx, enum ps_proxy_side side, uint32_t len)
 		ps_worker_tx(w, w->cur_il[side == PS_SIDE_CLI ? 0 : 1], m);
 }
 
-/* The worker's frames of x's leg go out of x's pair's ports. */
+/* The worker's frames of x's leg j go out of that leg's pair's ports. */
 static struct ps_inline *
-il_use(struct ps_flow_tls *x)
+il_use(struct ps_flow_tls *x, unsigned int j)
 {
-	const struct ps_inline_pair *ip = &x->w->dp->inl[x->dec.inline_pair];
+	const struct ps_inline_pair *ip = &x->w->dp->inl[x->dec.inl[j]];
 
 	x->w->cur_il[0] = ip->port[0];
 	x->w->cur_il[1] = ip->port[1];
-	return x->il;
+	return &x->il[j];
+}
+
+/* Plaintext of dir at tap point p of x's chain to the tools there. */
+static void tools_data(struct ps_flow_tls *x, uint64_t tools, int dir, const uint8_t *p,
+		       uint32_t n);
+
+/*
+ * The out-of-band tools that see direction dir where it enters or leaves
+ * the chain: client->server data entering it (from the client) is seen by
+ * the tools listed before every inline tool, server->client data entering
+ * it (from the server) likewise; data leaving the chain towards either
+ * side by the tools listed after the last one. Server->client data
+ * between two inline tools is seen by none (docs/tool.md).
+ */
+static uint64_t
+tools_entering(const struct ps_flow_tls *x)
+{
+	return x->dec.tools_at[0];
+}
+
+static uint64_t
+tools_leaving(const struct ps_flow_tls *x, int dir)
+{
+	uint64_t m = 0;
+	unsigned int p;
+
+	if (dir == 0)
+		return x->dec.tools_at[x->dec.n_inl];
+	for (p = 1; p <= x->dec.n_inl; p++)
+		m |= x->dec.tools_at[p];
+	return m;
+}
+
+/* Inline tool j is left out of the chain d: the rest closes up. */
+static void
+il_splice_decision(struct ps_decision *d, unsigned int j)
+{
+	uint8_t low = (uint8_t)(d->inl_fail_closed & ((1u << j) - 1));
+	unsigned int k;
+
+	for (k = j; k + 1 < d->n_inl; k++)
+		d->inl[k] = d->inl[k + 1];
+	/* The tools tapping before and after it now tap at the same point. */
+	d->tools_at[j] |= d->tools_at[j + 1];
+	for (k = j + 1; k < d->n_inl; k++)
+		d->tools_at[k] = d->tools_at[k + 1];
+	d->tools_at[d->n_inl] = 0;
+	d->inl_fail_closed = (uint8_t)(low | ((d->inl_fail_closed >> 1) & ~((1u << j) - 1)));
+	d->n_inl--;
+}
+
+/* x's leg j is left out (its tool never answered): the rest closes up. */
+static void
+il_splice(struct ps_flow_tls *x, unsigned int j)
+{
+	unsigned int k;
+
+	ps_inline_free(&x->il[j]);
+	for (k = j; k + 1 < x->dec.n_inl; k++)
+		x->il[k] = x->il[k + 1];
+	il_splice_decision(&x->dec, j);
 }
 
 static int
 pipe_state(void *arg)
 {
 	struct ps_flow_tls *x = arg;
-	struct ps_inline_pair *ip;
+	unsigned int j;
 
 	if (x->il == NULL || x->il_gave_up)
 		return 0;
-	if (!ps_inline_dead(x->il))
-		return 1;
-	ip = &x->w->dp->inl[x->dec.inline_pair];
-	if (!(x->il->flags & PS_INLINE_F_UP) && !x->dec.inline_fail_closed) {
-		/* The tool never answered and may be left out: around it. */
+	for (j = 0; j < x->dec.n_inl; j++) {
+		if (!ps_inline_dead(&x->il[j]))
+			continue;
+		if (!(x->il[j].flags & PS_INLINE_F_UP) && !(x->dec.inl_fail_closed & (1u << j))) {
+			/* The tool never answered and may be left out: around it. */
+			x->w->stats.flow[PS_FLOW_INLINE_GAVE_UP]++;
+			il_splice(x, j);
+			j--;
+			continue;
+		}
+		__atomic_fetch_add(&x->w->dp->inl[x->dec.inl[j]].resets, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	if (x->dec.n_inl == 0) {
 		x->il_gave_up = true;
-		x->w->stats.flow[PS_FLOW_INLINE_GAVE_UP]++;
 		return 0;
 	}
-	__atomic_fetch_add(&ip->resets, 1, __ATOMIC_RELAXED);
-	return -1;
+	return 1;
+}
+
+/* The leg dir's data enters the chain at, and the one it leaves from. */
+static inline unsigned int
+leg_in(const struct ps_flow_tls *x, int dir)
+{
+	return dir == 0 ? 0 : x->dec.n_inl - 1u;
+}
+
+static inline unsigned int
+leg_out(const struct ps_flow_tls *x, int dir)
+{
+	return dir == 0 ? x->dec.n_inl - 1u : 0;
 }
 
 static uint32_t
@@ -201,15 +284,18 @@ pipe_room(void *arg, int dir)
 {
 	struct ps_flow_tls *x = arg;
 
-	return ps_inline_room(x->il, dir);
+	return ps_inline_room(&x->il[leg_in(x, dir)], dir);
 }
 
 static uint32_t
 pipe_push(void *arg, int dir, const uint8_t *p, uint32_t n)
 {
 	struct ps_flow_tls *x = arg;
+	uint32_t k = ps_inline_push(il_use(x, leg_in(x, dir)), dir, p, n, x->w->now_us,
+				    &x->w->il_io);
 
-	return ps_inline_push(il_use(x), dir, p, n, x->w->now_us, &x->w->il_io);
+	tools_data(x, tools_entering(x), dir, p, k);
+	return k;
 }
 
 static uint32_t
@@ -217,16 +303,17 @@ pipe_peek(void *arg, int dir, const uint8_t **p)
 {
 	struct ps_flow_tls *x = arg;
 
-	return ps_inline_peek(x->il, dir, p);
+	return ps_inline_peek(&x->il[leg_out(x, dir)], dir, p);
 }
 
 static void
 pipe_consume(void *arg, int dir, uint32_t n)
 {
 	struct ps_flow_tls *x = arg;
+	unsigned int j = leg_out(x, dir);
 
-	ps_inline_consume(il_use(x), dir, n, x->w->now_us, &x->w->il_io);
-	__atomic_fetch_add(&x->w->dp->inl[x->dec.inline_pair].bytes[dir], n, __ATOMIC_RELAXED);
+	ps_inline_consume(il_use(x, j), dir, n, x->w->now_us, &x->w->il_io);
+	__atomic_fetch_add(&x->w->dp->inl[x->dec.inl[j]].bytes[dir], n, __ATOMIC_RELAXED);
 }
 
 static void
@@ -234,7 +321,7 @@ pipe_shutdown(void *arg, int dir)
 {
 	struct ps_flow_tls *x = arg;
 
-	ps_inline_shutdown(il_use(x), dir, x->w->now_us, &x->w->il_io);
+	ps_inline_shutdown(il_use(x, leg_in(x, dir)), dir, x->w->now_us, &x->w->il_io);
 }
 
 static bool
@@ -242,7 +329,7 @@ pipe_eof(void *arg, int dir)
 {
 	struct ps_flow_tls *x = arg;
 
-	return ps_inline_eof(x->il, dir);
+	return ps_inline_eof(&x->il[leg_out(x, dir)], dir);
 }
 
 static const struct ps_tls_pipe pipe_ops = {
@@ -255,32 +342,92 @@ static const struct ps_tls_pipe pipe_ops = {
 	.eof = pipe_eof,
 };
 
-/* Both legs are up: x's flow gets its leg through its inline tool. */
+/*
+ * Between two inline tools of a chain: what came out of leg `from` for
+ * dir goes into leg `to`, as far as it has room, tapped for the tools
+ * listed between them (client->server), and its end becomes to's end.
+ */
+static void
+il_move(struct ps_flow_tls *x, unsigned int from, unsigned int to, int dir)
+{
+	struct ps_inline *a = &x->il[from], *b = &x->il[to];
+	uint32_t fin = dir == 0 ? PS_INLINE_F_FIN0 : PS_INLINE_F_FIN1;
+	const uint8_t *p;
+	uint32_t n, room, k;
+
+	while ((n = ps_inline_peek(a, dir, &p)) > 0 && (room = ps_inline_room(b, dir)) > 0) {
+		k = ps_inline_push(il_use(x, to), dir, p, n < room ? n : room, x->w->now_us,
+				   &x->w->il_io);
+		if (k == 0)
+			break;
+		if (dir == 0)
+			tools_data(x, x->dec.tools_at[to], dir, p, k);
+		ps_inline_consume(il_use(x, from), dir, k, x->w->now_us, &x->w->il_io);
+		__atomic_fetch_add(&x->w->dp->inl[x->dec.inl[from]].bytes[dir], k,
+				   __ATOMIC_RELAXED);
+	}
+	if (!(b->flags & fin) && ps_inline_up(b) && ps_inline_eof(a, dir))
+		ps_inline_shutdown(il_use(x, to), dir, x->w->now_us, &x->w->il_io);
+}
+
+/* Move data along x's chain of inline tools, both ways. */
+static void
+il_pump(struct ps_flow_tls *x)
+{
+	unsigned int j;
+
+	if (x->il == NULL || x->il_gave_up)
+		return;
+	for (j = 0; j + 1 < x->dec.n_inl; j++)
+		il_move(x, j, j + 1, 0);
+	for (j = x->dec.n_inl - 1u; j > 0 && j < x->dec.n_inl; j--)
+		il_move(x, j, j - 1, 1);
+}
+
+/* The earliest deadline of x's legs. */
+static uint64_t
+il_deadline(const struct ps_flow_tls *x)
+{
+	uint64_t at = UINT64_MAX;
+	unsigned int j;
+
+	for (j = 0; x->il != NULL && j < x->dec.n_inl; j++)
+		if (ps_inline_deadline(&x->il[j]) < at)
+			at = ps_inline_deadline(&x->il[j]);
+	return at;
+}
+
+/* Both legs are up: x's flow gets its legs through its inline tools. */
 static void
 il_open(struct ps_flow_tls *x)
 {
 	struct ps_worker *w = x->w;
+	unsigned int j;
 
-	if (x->dec.inline_pair < 0 || x->il != NULL)
+	if (x->dec.n_inl == 0 || x->il != NULL)
 		return;
-	x->il = malloc(sizeof(*x->il));
+	x->il = calloc(x->dec.n_inl, sizeof(*x->il));
 	if (x->il == NULL) {
-		x->il_gave_up = true;	/* out of memory: as a tool that never answered */
+		x->il_gave_up = true;	/* out of memory: as tools that never answered */
 		return;
 	}
-	il_use(x);
-	if (ps_inline_open(x->il, &w->dp->il_tcp_cfg, &w->tcp_stats, &x->f->px.to_srv,
-			   &x->f->px.to_cli, (uint32_t)rte_rand(), (uint32_t)rte_rand(), w->now_us,
-			   &w->il_io) < 0) {
-		ps_inline_free(x->il);
-		free(x->il);
-		x->il = NULL;
-		x->il_gave_up = true;
-		return;
+	for (j = 0; j < x->dec.n_inl; j++) {
+		if (ps_inline_open(il_use(x, j), &w->dp->il_tcp_cfg, &w->tcp_stats,
+				   &x->f->px.to_srv, &x->f->px.to_cli, (uint32_t)rte_rand(),
+				   (uint32_t)rte_rand(), w->now_us, &w->il_io) < 0) {
+			while (j-- > 0) {
+				ps_inline_abort(il_use(x, j), w->now_us, &w->il_io);
+				ps_inline_free(&x->il[j]);
+			}
+			free(x->il);
+			x->il = NULL;
+			x->il_gave_up = true;
+			return;
+		}
+		__atomic_fetch_add(&w->dp->inl[x->dec.inl[j]].flows, 1, __ATOMIC_RELAXED);
+		w->stats.flow[PS_FLOW_INLINE_OPENED]++;
 	}
 	x->tap.pipe = &pipe_ops;
-	__atomic_fetch_add(&w->dp->inl[x->dec.inline_pair].flows, 1, __ATOMIC_RELAXED);
-	w->stats.flow[PS_FLOW_INLINE_OPENED]++;
 }
 
 /* The policy at the ClientHello, and at the certificate when it needs it. */
@@ -289,21 +436,25 @@ tap_decide(void *arg, const struct ps_tls_client_hello *h, X509 *cert, struct ps
 {
 	struct ps_flow_tls *x = arg;
 	struct ps_worker *w = x->w;
+	unsigned int j;
 
 	ps_decide_tls(w, &x->f->px.to_srv, w->dp->ports[x->f->port[PS_SIDE_CLI]].cfg->group,
 		      h, cert, &x->dec, v);
-	if (x->dec.inline_pair >= 0 && (v->decision == PS_TLS_DECIDE_DECRYPT ||
-					v->decision == PS_TLS_DECIDE_LATER) &&
-	    !__atomic_load_n(&w->dp->inl[x->dec.inline_pair].up, __ATOMIC_RELAXED)) {
-		/* Its inline tool is down (heartbeats do not pass). */
-		if (x->dec.inline_fail_closed) {
+	if (v->decision != PS_TLS_DECIDE_DECRYPT && v->decision != PS_TLS_DECIDE_LATER)
+		return;
+	for (j = 0; j < x->dec.n_inl; j++) {
+		if (__atomic_load_n(&w->dp->inl[x->dec.inl[j]].up, __ATOMIC_RELAXED))
+			continue;
+		/* An inline tool of its chain is down (heartbeats do not pass). */
+		if (x->dec.inl_fail_closed & (1u << j)) {
 			w->stats.flow[PS_FLOW_INLINE_BLOCKED_DOWN]++;
 			v->decision = PS_TLS_DECIDE_REJECT;
 			snprintf(v->rule, sizeof(v->rule), "%.40s (inline tool down)", x->dec.rule);
-		} else {
-			w->stats.flow[PS_FLOW_INLINE_SKIPPED_DOWN]++;
-			x->dec.inline_pair = -1;
+			return;
 		}
+		w->stats.flow[PS_FLOW_INLINE_SKIPPED_DOWN]++;
+		il_splice_decision(&x->dec, j);
+		j--;
 	}
 }
 
@@ -332,35 +483,61 @@ tap_open(void *arg, const struct ps_tls_flow *t)
 {
 	struct ps_flow_tls *x = arg;
 	struct ps_worker *w = x->w;
+	struct ps_tool_cfg cfg;
 	unsigned int i;
 
 	(void)t;
-	il_open(x);
+	if (x->dec.action != PS_POL_BYPASS)
+		il_open(x);	/* a bypassed flow's copy goes to out-of-band tools only */
+	/* One pair of sequence numbers for all its conversations: a join key. */
+	x->tool_isn[0] = (uint32_t)rte_rand();
+	x->tool_isn[1] = (uint32_t)rte_rand();
 	for (i = 0; i < x->n_tools; i++) {
 		if (!(x->dec.tools & (UINT64_C(1) << i)))
 			continue;	/* not in this rule's tool chain */
+		cfg = w->dp->tool_cfg[i];
+		if (x->dec.action == PS_POL_BYPASS)
+			cfg.dport_rewrite = 0;	/* still TLS: its own port */
 		tool_use(w, i);
-		(void)ps_tool_open(&x->conv[i], &w->dp->tool_cfg[i], &x->f->px.to_srv,
-				   (uint32_t)rte_rand(), (uint32_t)rte_rand(), &w->tool_io);
+		(void)ps_tool_open(&x->conv[i], &cfg, &x->f->px.to_srv,
+				   x->tool_isn[0], x->tool_isn[1], &w->tool_io);
 		tool_done(w, i);
 	}
 }
 
 static void
-tap_data(void *arg, int dir, const uint8_t *p, uint32_t n)
+tools_data(struct ps_flow_tls *x, uint64_t tools, int dir, const uint8_t *p, uint32_t n)
 {
-	struct ps_flow_tls *x = arg;
 	struct ps_worker *w = x->w;
 	unsigned int i;
 
-	for (i = 0; i < x->n_tools; i++) {
-		if (!(x->dec.tools & (UINT64_C(1) << i)))
-			continue;
+	tools &= x->dec.tools;
+	while (tools != 0 && n > 0) {
+		i = (unsigned int)__builtin_ctzll(tools);
+		tools &= tools - 1;
+		if (i >= x->n_tools)
+			break;
 		tool_use(w, i);
 		ps_tool_data(&x->conv[i], dir == 0 ? PS_TOOL_C2S : PS_TOOL_S2C, p, n,
 			     &w->tool_io);
 		tool_done(w, i);
 	}
+}
+
+/*
+ * Plaintext the TLS stage passes on to the other leg: straight from the
+ * first leg (no inline tool: every tool of the flow), or as it leaves
+ * the chain of inline tools.
+ */
+static void
+tap_data(void *arg, int dir, const uint8_t *p, uint32_t n)
+{
+	struct ps_flow_tls *x = arg;
+
+	if (x->tap.pipe == NULL || x->il_gave_up)
+		tools_data(x, x->dec.tools, dir, p, n);
+	else
+		tools_data(x, tools_leaving(x, dir), dir, p, n);
 }
 
 static void
@@ -381,6 +558,45 @@ tap_close(void *arg, int dir, bool reset)
 }
 
 /* ---- session records ---- */
+
+/* The tools x's plaintext went to, in chain order, as they saw it. */
+static void
+sess_tools(const struct ps_worker *w, const struct ps_flow_tls *x, struct ps_sess_rec *r)
+{
+	const struct ps_dp *dp = w->dp;
+	unsigned int p, i;
+	bool inl = x->il != NULL && !x->il_gave_up;
+
+	for (p = 0; p <= (inl ? x->dec.n_inl : 0u); p++) {
+		uint64_t at = inl ? x->dec.tools_at[p] : x->dec.tools;
+
+		for (i = 0; i < x->n_tools && r->n_tools < PS_SESS_TOOLS_MAX; i++) {
+			struct ps_sess_tool *t = &r->tools[r->n_tools];
+
+			if (!(at & (UINT64_C(1) << i)) || !(x->conv[i].flags & PS_TOOL_F_OPEN))
+				continue;
+			r->n_tools++;
+			t->kind = dp->tool_port[i] == PS_TOOL_PORT_RECORDER ?
+				  PS_SESS_TOOL_RECORDER : PS_SESS_TOOL_OOB;
+			snprintf(t->name, sizeof(t->name), "%s",
+				 t->kind == PS_SESS_TOOL_RECORDER ? "recorder" :
+				 dp->cfg->ports[dp->tool_port[i]].name);
+			t->tap = (uint8_t)p;
+			t->srv_port = dp->tool_cfg[i].dport_rewrite != 0 &&
+				      x->dec.action != PS_POL_BYPASS ?
+				      dp->tool_cfg[i].dport_rewrite : r->srv_port;
+			t->isn[0] = x->tool_isn[0];
+			t->isn[1] = x->tool_isn[1];
+		}
+		if (inl && p < x->dec.n_inl && r->n_tools < PS_SESS_TOOLS_MAX) {
+			struct ps_sess_tool *t = &r->tools[r->n_tools++];
+
+			t->kind = PS_SESS_TOOL_INLINE;
+			snprintf(t->name, sizeof(t->name), "%s", dp->inl[x->dec.inl[p]].name);
+			t->srv_port = r->srv_port;
+		}
+	}
+}
 
 static void
 sess_fill(struct ps_worker *w, const struct ps_flow_ctx *f, struct ps_sess_rec *r)
@@ -412,6 +628,7 @@ sess_fill(struct ps_worker *w, const struct ps_flow_ctx *f, struct ps_sess_rec *
 				 x->dec.shadow_action);
 		}
 	}
+	sess_tools(w, x, r);
 	if (r->state == PS_SESS_PASSTHROUGH) {
 		r->bytes[0] = f->px.relayed[0];
 		r->bytes[1] = f->px.relayed[1];
@@ -484,8 +701,8 @@ tls_attach(struct ps_worker *w, struct ps_flow_ctx *f, const struct ps_pkt *syn)
 	ps_tls_flow_set_addrs(&x->t, syn->l3 == PS_L3_IPV6 ? 6 : 4, syn->src.b, syn->dst.b);
 	ps_tls_flow_set_srv_port(&x->t, syn->dport);
 	x->dec.log = true;
-	x->dec.inline_pair = -1;
 	x->dec.tools = w->dp->n_tools >= 64 ? UINT64_MAX : (UINT64_C(1) << w->dp->n_tools) - 1;
+	x->dec.tools_at[0] = x->dec.tools;
 	ps_tls_flow_set_starttls(&x->t, ps_policy_starttls(w->dp, syn->dport));
 	f->tls = x;
 	ps_proxy_set_stage(&f->px, &x->t.stage);
@@ -503,9 +720,11 @@ tls_detach(struct ps_worker *w, struct ps_flow_ctx *f)
 	sess_end(w, f);
 	ps_tls_flow_free(&x->t);
 	if (x->il != NULL) {
-		if (!ps_inline_done(x->il))
-			ps_inline_abort(il_use(x), w->now_us, &w->il_io);
-		ps_inline_free(x->il);
+		for (i = 0; i < x->dec.n_inl; i++) {
+			if (!ps_inline_done(&x->il[i]))
+				ps_inline_abort(il_use(x, i), w->now_us, &w->il_io);
+			ps_inline_free(&x->il[i]);
+		}
 		free(x->il);
 		x->il = NULL;
 	}
@@ -596,8 +815,8 @@ flow_settle(struct ps_worker *w, struct ps_flow_ctx *f)
 	px_at = ps_proxy_deadline(&f->px);
 	if (px_at < at)
 		at = px_at;
-	if (f->tls != NULL && f->tls->il != NULL && ps_inline_deadline(f->tls->il) < at)
-		at = ps_inline_deadline(f->tls->il);
+	if (f->tls != NULL && il_deadline(f->tls) < at)
+		at = il_deadline(f->tls);
 	ps_timer_arm(w->timers, &f->timer, at);
 }
 
@@ -616,9 +835,14 @@ on_timer(void *ctx, struct ps_timer *tm)
 		return;
 	}
 	ps_proxy_timer(&f->px, w->now_us, &w->io);
-	if (f->tls != NULL && f->tls->il != NULL &&
-	    ps_inline_deadline(f->tls->il) <= w->now_us) {
-		ps_inline_timer(il_use(f->tls), w->now_us, &w->il_io);
+	if (f->tls != NULL && il_deadline(f->tls) <= w->now_us) {
+		struct ps_flow_tls *x = f->tls;
+		unsigned int j;
+
+		for (j = 0; j < x->dec.n_inl; j++)
+			if (ps_inline_deadline(&x->il[j]) <= w->now_us)
+				ps_inline_timer(il_use(x, j), w->now_us, &w->il_io);
+		il_pump(x);
 		ps_proxy_poke(&f->px, w->now_us, &w->io);
 	}
 	flow_settle(w, f);
@@ -710,6 +934,7 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 	if (f->tls != NULL && d.at != NULL) {
 		/* Decided at the SYN: the record says so until the hello decides. */
 		d.tools = f->tls->dec.tools;
+		d.tools_at[0] = d.tools;
 		f->tls->dec = d;
 	}
 	w->stats.flow[PS_FLOW_OPENED]++;
@@ -772,19 +997,25 @@ ps_intercept_inline(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *fram
 	struct ps_flow_ctx *f;
 	struct ps_flow_tls *x;
 	int pair = ps_inline_pair_of_port(w->dp, idx);
+	unsigned int j;
 
 	f = ps_flow_lookup(w->flows, key, hash, &h);
-	if (f == NULL || (x = f->tls) == NULL || x->il == NULL || x->dec.inline_pair != pair)
+	if (f == NULL || (x = f->tls) == NULL || x->il == NULL || x->il_gave_up)
 		return PS_ICPT_DROP;
+	for (j = 0; j < x->dec.n_inl && x->dec.inl[j] != pair; j++)
+		;
+	if (j == x->dec.n_inl)
+		return PS_ICPT_DROP;	/* not (or no longer) on this tool's leg */
 	if (!ps_pkt_l4_csum_ok(frame, p)) {
 		w->stats.flow[PS_FLOW_BAD_CHECKSUM]++;
 		rte_pktmbuf_free(m);
 		return PS_ICPT_CONSUMED;
 	}
 	use_ports(w, f);
-	(void)ps_inline_input(il_use(x), w->dp->inl[pair].port[1] == idx, frame, p, w->now_us,
+	(void)ps_inline_input(il_use(x, j), w->dp->inl[pair].port[1] == idx, frame, p, w->now_us,
 			      &w->il_io);
-	/* What came out of the tool (or its reset) moves the flow on. */
+	/* What came out of the tool (or its reset) moves the chain and the flow on. */
+	il_pump(x);
 	ps_proxy_poke(&f->px, w->now_us, &w->io);
 	flow_settle(w, f);
 	rte_pktmbuf_free(m);

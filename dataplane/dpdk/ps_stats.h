@@ -64,6 +64,8 @@ const char *ps_bridge_event_name(enum ps_bridge_event ev);
 	X(POLICY_BYPASSED, "policy_bypassed_at_syn")			\
 	X(POLICY_DROPPED, "policy_dropped_at_syn")			\
 	X(RECORD_DROPPED, "record_frames_dropped")			\
+	X(BYPASS_COPIED, "bypassed_frames_copied")			\
+	X(BYPASS_COPY_LOST, "bypassed_copies_lost")			\
 	X(PROXY_TX_NOMBUF, "proxy_tx_nombuf")
 
 enum ps_flow_event {

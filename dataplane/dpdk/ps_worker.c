@@ -21,11 +21,13 @@
 #include <rte_cycles.h>
 
 #include "ps_capture.h"
+#include "ps_decide.h"
 #include "ps_dp.h"
 #include "ps_frag.h"
 #include "ps_inline_tool.h"
 #include "ps_intercept.h"
 #include "ps_pkt.h"
+#include "ps_record.h"
 
 static const char *const bridge_event_names[] = {
 #define PS_X(name, str) [PS_BRIDGE_##name] = str,
@@ -218,6 +220,36 @@ segment_of(const struct ps_dp_port *in, unsigned int idx)
 }
 
 /*
+ * A frame the policy bypasses, as it is, to the out-of-band tool ports of
+ * mask (bit i: dp->tool_port[i]). A copy without an mbuf is counted lost.
+ */
+static void
+copy_bypassed(struct ps_worker *w, struct rte_mbuf *m, uint64_t mask)
+{
+	unsigned int i;
+
+	while (mask != 0) {
+		struct rte_mbuf *c;
+
+		i = (unsigned int)__builtin_ctzll(mask);
+		mask &= mask - 1;
+		c = rte_pktmbuf_copy(m, w->pool, 0, UINT32_MAX);
+		if (c == NULL) {
+			w->stats.flow[PS_FLOW_BYPASS_COPY_LOST]++;
+			w->tool_port_stats[i].cnt[PS_TOOL_CNT_FRAMES_LOST]++;
+			continue;
+		}
+		w->stats.flow[PS_FLOW_BYPASS_COPIED]++;
+		w->tool_port_stats[i].cnt[PS_TOOL_CNT_FRAMES]++;
+		w->tool_port_stats[i].cnt[PS_TOOL_CNT_BYTES] += rte_pktmbuf_pkt_len(c);
+		if (w->dp->tool_port[i] == PS_TOOL_PORT_RECORDER)
+			(void)ps_record_enqueue(w, c);
+		else
+			ps_worker_tx(w, w->dp->tool_port[i], c);
+	}
+}
+
+/*
  * Handle one frame that entered on net port idx. from_inbox: it was handed
  * over by another worker, which already decided this worker owns it.
  */
@@ -264,6 +296,12 @@ handle_net(struct ps_worker *w, unsigned int idx, struct rte_mbuf *m,
 		}
 	}
 bridge:
+	if (r == PS_PKT_OK) {
+		uint64_t copy = ps_decide_copy(w, &p, in->cfg->side, in->cfg->group);
+
+		if (unlikely(copy != 0))
+			copy_bypassed(w, m, copy);
+	}
 	bridge_one(w, (uint16_t)in->bridge_to, m, frame, len, r, &p);
 }
 

@@ -581,6 +581,31 @@ ps_sess_rec_json(const struct ps_sess_rec *r)
 	set_str(o, "policy_version", r->policy_version);
 	set_str(o, "shadow_rule", r->shadow_rule);
 	set_str(o, "shadow_action", r->shadow_action);
+	if (r->n_tools > 0) {
+		static const char *const kinds[] = {
+			[PS_SESS_TOOL_OOB] = "out-of-band",
+			[PS_SESS_TOOL_RECORDER] = "recorder",
+			[PS_SESS_TOOL_INLINE] = "inline",
+		};
+		json_t *a = json_array();
+		unsigned int i;
+
+		for (i = 0; i < r->n_tools && i < PS_SESS_TOOLS_MAX; i++) {
+			const struct ps_sess_tool *t = &r->tools[i];
+			json_t *e = json_pack("{s:s, s:s, s:i}", "name", t->name,
+					      "kind", t->kind <= PS_SESS_TOOL_INLINE &&
+					      kinds[t->kind] != NULL ? kinds[t->kind] : "?",
+					      "server_port", (int)t->srv_port);
+
+			if (t->kind != PS_SESS_TOOL_INLINE) {
+				json_object_set_new(e, "after_inline", json_integer(t->tap));
+				json_object_set_new(e, "client_isn", json_integer(t->isn[0]));
+				json_object_set_new(e, "server_isn", json_integer(t->isn[1]));
+			}
+			json_array_append_new(a, e);
+		}
+		json_object_set_new(o, "tools", a);
+	}
 	return o;
 }
 

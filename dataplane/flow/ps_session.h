@@ -43,6 +43,26 @@ enum ps_sess_state {
 #define PS_SESS_SAN_MAX		1024	/* "DNS:a,DNS:b,IP:1.2.3.4", cut */
 #define PS_SESS_WHY_MAX		128
 
+/*
+ * A tool the session's plaintext went to, as the tool saw it: enough to
+ * join a tool's alert (addresses, ports, sequence numbers) to the record.
+ */
+#define PS_SESS_TOOLS_MAX	6
+
+enum ps_sess_tool_kind {
+	PS_SESS_TOOL_OOB = 1,		/* a synthesized conversation on an out-of-band port */
+	PS_SESS_TOOL_RECORDER,		/* the same, into the recording */
+	PS_SESS_TOOL_INLINE,		/* the flow's own leg through an inline tool */
+};
+
+struct ps_sess_tool {
+	char name[24];			/* tool port, or the inline pair's name */
+	uint8_t kind;			/* enum ps_sess_tool_kind */
+	uint8_t tap;			/* out-of-band: inline tools before it in the chain */
+	uint16_t srv_port;		/* the server's port as the tool sees it */
+	uint32_t isn[2];		/* [0] client, [1] server: initial sequence numbers */
+};
+
 struct ps_sess_rec {
 	uint64_t id;			/* assigned by ps_sess_open(), never 0 */
 	uint64_t start_ms;		/* wall clock, ms since the epoch */
@@ -90,6 +110,8 @@ struct ps_sess_rec {
 	char shadow_rule[64];		/* shadow rule that would have decided, "" none */
 	char shadow_action[12];		/* what it would have done */
 	bool no_log;			/* the rule says: do not log */
+	uint8_t n_tools;
+	struct ps_sess_tool tools[PS_SESS_TOOLS_MAX];	/* in chain order */
 };
 
 /* An address prefix of a query; host bits are cleared by ps_sess_prefix_parse(). */

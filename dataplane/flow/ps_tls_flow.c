@@ -634,6 +634,13 @@ apply_verdict(struct ps_tls_flow *t, struct ps_proxy *px, const struct ps_tls_po
 		else
 			to_pass(t, PS_TLSF_POLICY_BYPASS);
 		snprintf(t->why, sizeof(t->why), "bypassed by policy rule \"%s\"", t->rule);
+		if (v->copy && t->tap != NULL && t->tap->data != NULL) {
+			/* Not decrypted, but copied to the rule's tools as it is. */
+			t->copy = true;
+			t->tapped = true;
+			if (t->tap->open != NULL)
+				t->tap->open(t->tap->arg, t);
+		}
 		return true;
 	case PS_TLS_DECIDE_REJECT:
 		/* The client leg refuses (no leaf), with an alert. */
@@ -1030,6 +1037,36 @@ step_preamble(struct ps_tls_flow *t, struct ps_proxy *px)
 /* ------------------------------------------------------------------ */
 /* PASS: the held bytes first, then the plain relay. */
 
+/* The relay of from's bytes, copied to the tap when the policy says so. */
+static void
+pass_relay(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
+{
+	enum ps_proxy_side to = other(from);
+	int dir = from == PS_SIDE_CLI ? 0 : 1;
+	const uint8_t *d;
+	uint32_t n, w;
+
+	if (!t->copy) {
+		ps_proxy_relay(px, from);
+		return;
+	}
+	while ((n = ps_proxy_peek(px, from, &d)) > 0) {
+		w = ps_proxy_send(px, to, d, n);
+		if (w == 0)
+			break;
+		t->tap->data(t->tap->arg, dir, d, w);
+		ps_proxy_consume(px, from, w);
+		if (w < n)
+			break;
+	}
+	if (!t->fin_sent[to] && ps_proxy_eof(px, from)) {
+		t->fin_sent[to] = true;
+		ps_proxy_shutdown(px, to);
+		if (t->tap->close != NULL)
+			t->tap->close(t->tap->arg, dir, false);
+	}
+}
+
 static void
 step_pass(struct ps_tls_flow *t, struct ps_proxy *px)
 {
@@ -1048,13 +1085,15 @@ step_pass(struct ps_tls_flow *t, struct ps_proxy *px)
 
 		if (w == 0)
 			return;
+		if (t->copy)
+			t->tap->data(t->tap->arg, 0, held + t->held_off, w);
 		t->held_off += w;
 	}
 	hello_free(t);
 	t->head_len = 0;
 	t->held_off = 0;
-	ps_proxy_relay(px, PS_SIDE_CLI);
-	ps_proxy_relay(px, PS_SIDE_SRV);
+	pass_relay(t, px, PS_SIDE_CLI);
+	pass_relay(t, px, PS_SIDE_SRV);
 }
 
 /* ------------------------------------------------------------------ */

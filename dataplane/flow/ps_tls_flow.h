@@ -151,6 +151,7 @@ struct ps_tls_policy_verdict {
 	uint8_t profile;		/* upstream profile number: sessions never cross profiles */
 	struct ps_tls_ctx *up_ctx;	/* upstream leg's context, NULL: the context's own */
 	char rule[64];			/* the deciding rule, "" none */
+	bool copy;			/* bypass: the relayed bytes go to the tap as they are */
 };
 
 /*
@@ -224,6 +225,7 @@ struct ps_tls_flow {
 	bool out_closed[2];		/* [dir]: an inline tool ended dir (its FIN came out) */
 	bool fin_sent[2];
 	bool tapped;			/* tap open called */
+	bool copy;			/* passed by policy: relayed bytes to the tap as they are */
 	bool decrypted;			/* both legs came up */
 	bool hello_tls;			/* the first bytes were a TLS ClientHello */
 	bool rejected;			/* refused by the appliance (upstream validation) */

@@ -43,27 +43,14 @@ EOF
 policy fail-open "$T_TMP/open.json"
 policy fail-closed "$T_TMP/closed.json"
 
-cat >"$T_TMP/dp.json" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1, 2]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 8191, "mbuf_data_size": 16512, "cache": 128},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "ips-a", "role": "tool-inline", "pair": "ips", "side": "a",
+dp_config "$T_TMP/dp.json" 2 '{"name": "ips-a", "role": "tool-inline", "pair": "ips", "side": "a",
 		 "heartbeat_ms": 100, "heartbeat_misses": 5,
 		 "device": "net_af_packet2,iface=ips-a,qpairs=2,framesz=16384,blocksz=16384"},
 		{"name": "ips-b", "role": "tool-inline", "pair": "ips", "side": "b",
-		 "device": "net_af_packet3,iface=ips-b,qpairs=2,framesz=16384,blocksz=16384"}
-	],
+		 "device": "net_af_packet3,iface=ips-b,qpairs=2,framesz=16384,blocksz=16384"}' - <<EOF
 	"intercept": {"tcp_ports": [443], "policy": "$T_TMP/open.json"},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
-		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
-	"control": {"socket": "$SOCK"}
-}
+		"trust_system": false, "trust_bundle": "$PKI/root.crt"}
 EOF
 if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
 	t_fail "plainsight-dp starts with an inline tool"
@@ -75,19 +62,7 @@ mkdir -p "$T_TMP/www"
 echo "inline tool page" >"$T_TMP/www/index.html"
 echo "the IPS must never let this through" >"$T_TMP/www/evil.html"
 head -c 2000000 /dev/urandom >"$T_TMP/www/big.bin"
-# A threaded HTTPS server: a request the IPS holds back must not hold up
-# the others (openssl s_server serves one connection at a time).
-cat >"$T_TMP/https.py" <<'EOF'
-import functools, http.server, ssl, sys
-addr, port, cert, key, root = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-srv = http.server.ThreadingHTTPServer((addr, port), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
-EOF
-bg "$NS_SRV" "$T_TMP/srv.log" python3 "$T_TMP/https.py" "$SRV4" 443 "$PKI/www.crt" \
+bg "$NS_SRV" "$T_TMP/srv.log" python3 "$PS_ROOT/tests/e2e/https_server.py" "$SRV4" 443 "$PKI/www.crt" \
 	"$PKI/www.key" "$T_TMP/www"
 wait_for 10 ip netns exec "$NS_SRV" python3 -c \
 	"import socket; socket.create_connection(('$SRV4', 443), 1)" ||
