@@ -456,11 +456,58 @@ test_json_policy_fields(void **state)
 	json_decref(o);
 }
 
+/* The tools of a record in JSON: in order, out-of-band ones with their keys. */
+static void
+test_json_tools(void **state)
+{
+	struct ps_sess_rec r = mkrec("192.0.2.1", "192.0.2.2", 443, "x.example");
+	json_t *o, *a, *e;
+
+	(void)state;
+	o = ps_sess_rec_json(&r);
+	assert_null(json_object_get(o, "tools"));
+	json_decref(o);
+
+	r.n_tools = 2;
+	snprintf(r.tools[0].name, sizeof(r.tools[0].name), "ips");
+	r.tools[0].kind = PS_SESS_TOOL_INLINE;
+	r.tools[0].srv_port = 443;
+	snprintf(r.tools[1].name, sizeof(r.tools[1].name), "tool0");
+	r.tools[1].kind = PS_SESS_TOOL_OOB;
+	r.tools[1].tap = 1;
+	r.tools[1].srv_port = 80;
+	r.tools[1].isn[0] = 4000000000u;
+	r.tools[1].isn[1] = 7;
+	o = ps_sess_rec_json(&r);
+	a = json_object_get(o, "tools");
+	assert_int_equal(json_array_size(a), 2);
+	e = json_array_get(a, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "name")), "ips");
+	assert_string_equal(json_string_value(json_object_get(e, "kind")), "inline");
+	assert_null(json_object_get(e, "client_isn"));
+	e = json_array_get(a, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "kind")), "out-of-band");
+	assert_int_equal(json_integer_value(json_object_get(e, "server_port")), 80);
+	assert_int_equal(json_integer_value(json_object_get(e, "after_inline")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "client_isn")), 4000000000LL);
+	assert_int_equal(json_integer_value(json_object_get(e, "server_isn")), 7);
+	json_decref(o);
+
+	/* A kind out of range is shown as such, never read out of bounds. */
+	r.n_tools = 1;
+	r.tools[0].kind = 200;
+	o = ps_sess_rec_json(&r);
+	e = json_array_get(json_object_get(o, "tools"), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "kind")), "?");
+	json_decref(o);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_glob),
+		cmocka_unit_test(test_json_tools),
 		cmocka_unit_test(test_sni_cert),
 		cmocka_unit_test(test_prefix_parse),
 		cmocka_unit_test(test_prefix_match),

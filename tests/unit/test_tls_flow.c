@@ -442,6 +442,7 @@ struct conn_opts {
 	bool cli_no_ticket;		/* TLS 1.2 session IDs, not tickets */
 	SSL_SESSION *cli_session;	/* offered for resumption */
 	uint32_t key;			/* upstream identity; 0: a fresh one */
+	SSL_CTX *cli_ctx;		/* NULL: cli_ctx (trusts the appliance CA only) */
 };
 
 struct net {
@@ -854,7 +855,7 @@ net_init(struct net *n, const struct conn_opts *o)
 	n->cli.alert_rcvd = n->srv.alert_rcvd = -1;
 
 	if (!o->cli_plain) {
-		SSL *ssl = new_ssl(cli_ctx, &n->cli);
+		SSL *ssl = new_ssl(o->cli_ctx != NULL ? o->cli_ctx : cli_ctx, &n->cli);
 
 		SSL_set_connect_state(ssl);
 		assert_int_equal(SSL_set_tlsext_host_name(ssl, "server.test"), 1);
@@ -1412,6 +1413,97 @@ test_not_tls_passthrough(void **state)
 	free(utx);
 }
 
+/* The policy: bypass, and copy the flow to the tools when copy_wanted. */
+static bool copy_wanted;
+
+static void
+decide_bypass(void *arg, const struct ps_tls_client_hello *h, X509 *cert,
+	      struct ps_tls_policy_verdict *v)
+{
+	(void)arg;
+	(void)h;
+	(void)cert;
+	v->decision = PS_TLS_DECIDE_BYPASS;
+	v->copy = copy_wanted;
+	snprintf(v->rule, sizeof(v->rule), "copy");
+}
+
+/*
+ * A flow the policy bypasses: relayed untouched (the client talks TLS with
+ * the real server), and with copy the tap gets the relayed bytes as they
+ * are, ClientHello first, in both directions, and their ends.
+ */
+static void
+bypass_copy(bool copy)
+{
+	static const char req[] = "GET /bypassed HTTP/1.1\r\n\r\n";
+	static const char rsp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	SSL_CTX *web_client = SSL_CTX_new(TLS_client_method());
+	struct conn_opts o = { .srv_ctx = srv_valid, .cli_ctx = web_client };
+	struct net n;
+
+	assert_non_null(web_client);
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(web_client), web_root), 1);
+	SSL_CTX_set_verify(web_client, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_info_callback(web_client, peer_info_cb);
+	copy_wanted = copy;
+	net_init(&n, &o);
+	n.tap.decide = decide_bypass;
+	n.cli.tx = (const uint8_t *)req;
+	n.cli.tx_len = sizeof(req) - 1;
+	n.cli.notify_when_sent = true;
+	n.cli.fin_when_sent = true;
+	n.srv.tx = (const uint8_t *)rsp;
+	n.srv.tx_len = sizeof(rsp) - 1;
+	n.srv.tx_after_rx = true;
+	n.srv.answer_close = true;
+	net_connect(&n);
+	net_run(&n, n.now + RUN_US);
+	/* The real server's certificate: the client verified it itself. */
+	assert_true(n.cli.hs_done);
+	assert_false(n.cli.failed);
+	assert_int_equal(n.srv.rx.len, sizeof(req) - 1);
+	assert_int_equal(n.cli.rx.len, sizeof(rsp) - 1);
+	expect_cnt(&n, POLICY_BYPASS, 1);
+	assert_int_equal(n.tf.state, PS_TLSF_ST_PASS);
+	if (!copy) {
+		assert_int_equal(n.tl.opens, 0);
+		assert_int_equal(n.tl.data[0].len + n.tl.data[1].len, 0);
+	} else {
+		assert_int_equal(n.tl.opens, 1);
+		assert_int_equal(n.tl.bad_order, 0);
+		/* Exactly the bytes relayed, each way: the TLS records themselves. */
+		assert_int_equal(n.tl.data[0].len, n.px.relayed[0]);
+		assert_int_equal(n.tl.data[1].len, n.px.relayed[1]);
+		assert_true(n.tl.data[0].len > 6 && n.tl.data[1].len > 6);
+		assert_int_equal(n.tl.data[0].p[0], 0x16);	/* handshake record */
+		assert_int_equal(n.tl.data[0].p[5], 0x01);	/* ClientHello */
+		assert_int_equal(n.tl.data[1].p[0], 0x16);
+		assert_int_equal(n.tl.data[1].p[5], 0x02);	/* ServerHello */
+		/* Never the plaintext: this is the encrypted conversation. */
+		assert_null(memmem(n.tl.data[0].p, n.tl.data[0].len, "GET /bypassed", 13));
+		assert_int_equal(n.tl.closes[0], 1);
+		assert_int_equal(n.tl.closes[1], 1);
+	}
+	expect_clean_end(&n);
+	net_free(&n);
+	SSL_CTX_free(web_client);
+}
+
+static void
+test_bypass_not_copied(void **state)
+{
+	(void)state;
+	bypass_copy(false);
+}
+
+static void
+test_bypass_copied(void **state)
+{
+	(void)state;
+	bypass_copy(true);
+}
+
 /* A server that speaks first (an SMTP banner): relayed untouched. */
 static void
 test_server_first_passthrough(void **state)
@@ -1750,6 +1842,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls13_both_ways),
+		cmocka_unit_test(test_bypass_not_copied),
+		cmocka_unit_test(test_bypass_copied),
 		cmocka_unit_test(test_tls12_both_ways),
 		cmocka_unit_test(test_forged_leaf),
 		cmocka_unit_test(test_hello_one_byte_segments),
