@@ -194,14 +194,17 @@ print_tools(json_t *r)
 		printf("inline tools: none\n");
 		return;
 	}
-	printf("%-16s %-12s %-12s %-6s %8s %10s %8s %14s %14s\n", "INLINE TOOL", "PORT A",
-	       "PORT B", "HEALTH", "CHANGES", "FLOWS", "RESETS", "BYTES C->S", "BYTES S->C");
+	printf("%-16s %-12s %-12s %-6s %8s %10s %8s %14s %14s %12s %12s\n", "INLINE TOOL",
+	       "PORT A", "PORT B", "HEALTH", "CHANGES", "FLOWS", "RESETS", "BYTES C->S",
+	       "BYTES S->C", "FRAMES IN", "FRAMES OUT");
 	json_array_foreach(json_object_get(r, "inline"), i, t)
 		printf("%-16s %-12s %-12s %-6s %8" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
 		       " %8" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT
-		       "\n", str(t, "name"), str(t, "port_a"), str(t, "port_b"), str(t, "health"),
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT "\n",
+		       str(t, "name"), str(t, "port_a"), str(t, "port_b"), str(t, "health"),
 		       num(t, "health_changes"), num(t, "flows"), num(t, "resets"),
-		       num(t, "bytes_client_to_server"), num(t, "bytes_server_to_client"));
+		       num(t, "bytes_client_to_server"), num(t, "bytes_server_to_client"),
+		       num(t, "frames_into_tool"), num(t, "frames_out_of_tool"));
 }
 
 int

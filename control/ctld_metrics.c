@@ -398,6 +398,73 @@ render_tools(json_t *tools, struct ctld_buf *b)
 	}
 }
 
+/* Per tool: each out-of-band port, and each inline tool with its health. */
+static const struct {
+	const char *key;
+	const char *name;
+	const char *type;
+	const char *help;
+} inline_counters[] = {
+	{ "health_changes", "plainsight_inline_tool_health_changes_total", "counter",
+	  "Times an inline tool was marked down or up again (heartbeats)." },
+	{ "flows", "plainsight_inline_tool_flows_total", "counter",
+	  "Flows given a TCP leg through an inline tool." },
+	{ "resets", "plainsight_inline_tool_resets_total", "counter",
+	  "Legs through an inline tool that it reset (or that timed out)." },
+	{ "frames_into_tool", "plainsight_inline_tool_frames_in_total", "counter",
+	  "Frames sent into an inline tool (legs and heartbeats, both ports)." },
+	{ "frames_out_of_tool", "plainsight_inline_tool_frames_out_total", "counter",
+	  "Frames that came out of an inline tool (both ports)." },
+};
+
+static void
+render_tool_list(json_t *list, struct ctld_buf *b)
+{
+	json_t *oob = json_object_get(list, "out_of_band");
+	json_t *inl = json_object_get(list, "inline");
+	json_t *t;
+	size_t i, k;
+
+	if (json_array_size(oob) > 0) {
+		family(b, "plainsight_tool_port_frames_total", "counter",
+		       "Frames written to one out-of-band tool port.");
+		json_array_foreach(oob, i, t)
+			sample(b, "plainsight_tool_port_frames_total",
+			       LABELS("port", json_string_value(json_object_get(t, "port"))),
+			       json_object_get(t, "frames"));
+	}
+	if (json_array_size(inl) == 0)
+		return;
+	family(b, "plainsight_inline_tool_up", "gauge",
+	       "1 while an inline tool passes heartbeats both ways, else 0.");
+	json_array_foreach(inl, i, t) {
+		const char *h = json_string_value(json_object_get(t, "health"));
+
+		sample_int(b, "plainsight_inline_tool_up",
+			   LABELS("tool", json_string_value(json_object_get(t, "name"))),
+			   h != NULL && strcmp(h, "up") == 0);
+	}
+	for (k = 0; k < sizeof(inline_counters) / sizeof(inline_counters[0]); k++) {
+		family(b, inline_counters[k].name, inline_counters[k].type, inline_counters[k].help);
+		json_array_foreach(inl, i, t)
+			sample(b, inline_counters[k].name,
+			       LABELS("tool", json_string_value(json_object_get(t, "name"))),
+			       json_object_get(t, inline_counters[k].key));
+	}
+	family(b, "plainsight_inline_tool_bytes_total", "counter",
+	       "Plaintext bytes that came out of an inline tool, by direction.");
+	json_array_foreach(inl, i, t) {
+		const char *name = json_string_value(json_object_get(t, "name"));
+
+		sample(b, "plainsight_inline_tool_bytes_total",
+		       LABELS("tool", name, "direction", "client_to_server"),
+		       json_object_get(t, "bytes_client_to_server"));
+		sample(b, "plainsight_inline_tool_bytes_total",
+		       LABELS("tool", name, "direction", "server_to_client"),
+		       json_object_get(t, "bytes_server_to_client"));
+	}
+}
+
 static void
 render_workers(json_t *workers, struct ctld_buf *b)
 {
@@ -535,7 +602,8 @@ render_policy_hits(json_t *hits, struct ctld_buf *b)
 }
 
 void
-ctld_metrics_render(json_t *stats, json_t *policy, json_t *sessions, struct ctld_buf *b)
+ctld_metrics_render(json_t *stats, json_t *policy, json_t *sessions, json_t *tools,
+		    struct ctld_buf *b)
 {
 	json_t *flows = json_object_get(stats, "flows");
 
@@ -552,6 +620,8 @@ ctld_metrics_render(json_t *stats, json_t *policy, json_t *sessions, struct ctld
 	render_flows(flows, json_object_get(stats, "tcp"), b);
 	render_tls(json_object_get(stats, "tls"), flows, b);
 	render_tools(json_object_get(stats, "tools"), b);
+	if (tools != NULL)
+		render_tool_list(tools, b);
 	render_workers(json_object_get(stats, "workers"), b);
 	if (policy != NULL)
 		render_policy_show(policy, b);
@@ -603,7 +673,7 @@ int
 ctld_metrics_scrape(const char *sock, int budget_ms, struct ctld_buf *out)
 {
 	long deadline = now_ms() + budget_ms;
-	json_t *stats, *policy, *sessions;
+	json_t *stats, *policy, *sessions, *tools;
 
 	stats = ask(sock, json_pack("{s:s}", "cmd", "stats"), deadline);
 	if (stats == NULL) {
@@ -615,7 +685,9 @@ ctld_metrics_scrape(const char *sock, int budget_ms, struct ctld_buf *out)
 	/* limit 1: only the store's counts are wanted, not the records. */
 	sessions = ask(sock, json_pack("{s:s, s:i, s:b}", "cmd", "sessions", "limit", 1,
 				       "live", 1), deadline);
-	ctld_metrics_render(stats, policy, sessions, out);
+	tools = ask(sock, json_pack("{s:s}", "cmd", "tools"), deadline);
+	ctld_metrics_render(stats, policy, sessions, tools, out);
+	json_decref(tools);
 	json_decref(sessions);
 	json_decref(policy);
 	json_decref(stats);

@@ -22,10 +22,10 @@
 int ctld_metrics_scrape(const char *sock, int budget_ms, struct ctld_buf *out);
 
 /*
- * The page for these replies (borrowed; policy and sessions may be NULL
- * when those requests failed): plainsight_up 1 and every series. Pure.
+ * The page for these replies (borrowed; policy, sessions and tools may be
+ * NULL when those requests failed): plainsight_up 1 and every series. Pure.
  */
-void ctld_metrics_render(json_t *stats, json_t *policy, json_t *sessions,
+void ctld_metrics_render(json_t *stats, json_t *policy, json_t *sessions, json_t *tools,
 			 struct ctld_buf *out);
 
 #endif /* CTLD_METRICS_H */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
@@ -212,8 +213,15 @@ ps_inline_tools_json(const struct ps_dp *dp)
 
 	for (i = 0; arr != NULL && i < dp->n_inl; i++) {
 		const struct ps_inline_pair *ip = &dp->inl[i];
+		struct rte_eth_stats es[2];
+		unsigned int k;
+		json_t *t;
 
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+		/* Frames through the tool, heartbeats included, from its ports. */
+		for (k = 0; k < 2; k++)
+			if (rte_eth_stats_get(dp->ports[ip->port[k]].port_id, &es[k]) != 0)
+				memset(&es[k], 0, sizeof(es[k]));
+		t = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 			"name", ip->name,
 			"port_a", dp->cfg->ports[ip->port[0]].name,
 			"port_b", dp->cfg->ports[ip->port[1]].name,
@@ -224,7 +232,17 @@ ps_inline_tools_json(const struct ps_dp *dp)
 			"bytes_client_to_server",
 			(json_int_t)__atomic_load_n(&ip->bytes[0], __ATOMIC_RELAXED),
 			"bytes_server_to_client",
-			(json_int_t)__atomic_load_n(&ip->bytes[1], __ATOMIC_RELAXED)));
+			(json_int_t)__atomic_load_n(&ip->bytes[1], __ATOMIC_RELAXED));
+		if (t == NULL)
+			continue;
+		json_object_set_new(t, "frames_into_tool",
+				    json_integer((json_int_t)(es[0].opackets + es[1].opackets)));
+		json_object_set_new(t, "frames_out_of_tool",
+				    json_integer((json_int_t)(es[0].ipackets + es[1].ipackets)));
+		json_object_set_new(t, "frames_dropped_at_ports",
+				    json_integer((json_int_t)(es[0].imissed + es[1].imissed +
+							      es[0].oerrors + es[1].oerrors)));
+		json_array_append_new(arr, t);
 	}
 	return arr != NULL ? arr : json_array();
 }

@@ -176,6 +176,21 @@ assert isns and isns <= syns, (isns, syns)
 check "plainsight-ctl sessions show prints the tools" \
 	sh -c "'$PS_CTL' --socket '$SOCK' sessions show \$(python3 -c \"import json; print(json.load(open('$T_TMP/s.json'))['sessions'][0]['id'])\") | grep -q 'ips2'"
 
+# ---- per tool in plainsight-ctl tools and in controld's metrics ----
+check "plainsight-ctl tools: frames into and out of each inline tool" \
+	inline_of ips2 "'ok' if t['frames_into_tool'] > 0 and t['frames_out_of_tool'] > 0 else sys.exit(t)"
+bg "$NS_DP" "$T_TMP/ctld.log" "$PS_BUILD/control/plainsight-controld" --socket "$SOCK" \
+	--listen 127.0.0.1:9418
+CTLD_PID=$T_LAST_PID
+wait_for 10 ip netns exec "$NS_DP" curl -sS -o "$T_TMP/m.txt" --max-time 5 http://127.0.0.1:9418/metrics
+check "metrics: each inline tool up, with its flows" \
+	sh -c "grep -qx 'plainsight_inline_tool_up{tool=\"ips\"} 1' '$T_TMP/m.txt' &&
+		grep -qx 'plainsight_inline_tool_up{tool=\"ips2\"} 1' '$T_TMP/m.txt' &&
+		grep -Eq '^plainsight_inline_tool_flows_total\{tool=\"ips2\"\} [1-9]' '$T_TMP/m.txt'"
+check "metrics: frames per out-of-band tool port" \
+	grep -Eq '^plainsight_tool_port_frames_total\{port="tool0"\} [1-9]' "$T_TMP/m.txt"
+stop_pid "$CTLD_PID"
+
 # ---- the second tool goes down: fail-open, around it only ----
 ip netns exec "$NS_IPS2" ip link set dev eth0 down
 check "heartbeats stop: the second tool is marked down" wait_for 10 sh -c \
