@@ -1137,6 +1137,14 @@ client_start(struct ps_tls_flow *t, struct ps_proxy *px)
 		return;
 	}
 	ps_tls_conn_set_user(t->cli, t);
+	/* Never a newer protocol on the client leg than on the server leg:
+	 * a TLS 1.2 server makes it TLS 1.2 (no downgrade sentinel). */
+	if (t->up != NULL && ps_tls_conn_handshake_done(t->up) &&
+	    ps_tls_conn_version(t->up) < TLS1_3_VERSION &&
+	    ps_tls_conn_set_max_version(t->cli, TLS1_2_VERSION) < 0) {
+		fail_reset(t, px, "client leg: cannot limit it to TLS 1.2", NULL);
+		return;
+	}
 	n_held = ps_tls_hello_raw(t->rd, &held);
 	/* The feed buffer holds four full records; a 64 KB hello fits. */
 	fed = ps_tls_conn_feed(t->cli, held, n_held);
@@ -1317,6 +1325,18 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 		t->leaf_chain = k->chain;
 		t->known_key = true;
 	} else if (forge != NULL && peer != NULL) {
+		if (t->rd != NULL) {
+			/* Never a stronger key than the server's own. */
+			const struct ps_tls_client_hello *h = ps_tls_hello_result(t->rd);
+			uint16_t sigalgs[128];
+			unsigned int i, n = 0;
+
+			for (i = 0; i < h->signature_algorithms.n && n < 128; i++)
+				sigalgs[n++] = ps_tls_u16_at(&h->signature_algorithms, i);
+			t->leaf_type = ps_tls_leaf_type_for_peer(sigalgs, n,
+								 h->signature_algorithms.p != NULL,
+								 peer);
+		}
 		if (ps_tls_forge_get(forge, peer, t->leaf_type, &t->leaf, &t->leaf_key) < 0) {
 			count(t, PS_TLSF_FORGE_FAILED);
 			set_why(t, "forging the leaf failed", NULL);
@@ -1542,10 +1562,11 @@ move_plain(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 	flush_wire(px, from, src);
 	/*
 	 * An idle leg gives back OpenSSL's 16 KB record buffers (kept after
-	 * a ticket or a partial record otherwise): most sessions are idle most
-	 * of the time. A no-op while a buffer holds data.
+	 * a ticket or a partial record otherwise) and its drained wire
+	 * buffers: most sessions are idle most of the time. Nothing is given
+	 * back while a buffer holds data.
 	 */
-	(void)SSL_free_buffers(ps_tls_conn_ssl(src));
+	ps_tls_conn_release(src);
 	if (pp != NULL ? t->out_closed[dir] : t->read_closed[from])
 		fin_when_flushed(t, px, to);
 	return true;

@@ -486,6 +486,21 @@ ps_tls_conn_set_alpn(struct ps_tls_conn *conn, const uint8_t *alpn, size_t alpn_
 }
 
 int
+ps_tls_conn_set_max_version(struct ps_tls_conn *conn, int version)
+{
+	int rc;
+
+	if (conn->hs_done || SSL_in_before(conn->ssl) != 1 ||
+	    (version != TLS1_2_VERSION && version != TLS1_3_VERSION) ||
+	    version < SSL_CTX_get_min_proto_version(conn->ctx->ssl_ctx) ||
+	    version > SSL_CTX_get_max_proto_version(conn->ctx->ssl_ctx))
+		return -EINVAL;
+	rc = SSL_set_max_proto_version(conn->ssl, version) == 1 ? 0 : -EINVAL;
+	ERR_clear_error();
+	return rc;
+}
+
+int
 ps_tls_conn_new(struct ps_tls_ctx *ctx, const char *sni, const uint8_t *alpn,
 		size_t alpn_len, struct ps_tls_conn **out)
 {
@@ -585,6 +600,28 @@ bio_trim(struct ps_tls_conn *conn)
 			SSL_set0_rbio(conn->ssl, b);	/* frees the old one */
 			conn->rbio = b;
 		}
+	}
+	ERR_clear_error();
+}
+
+/* See ps_tls_conn.h. */
+void
+ps_tls_conn_release(struct ps_tls_conn *conn)
+{
+	BUF_MEM *bm;
+	BIO *b;
+
+	(void)SSL_free_buffers(conn->ssl);	/* a no-op while a record is partial */
+	if (BIO_ctrl_pending(conn->wbio) == 0 && BIO_get_mem_ptr(conn->wbio, &bm) == 1 &&
+	    bm != NULL && bm->max > 0 && (b = BIO_new(BIO_s_mem())) != NULL) {
+		SSL_set0_wbio(conn->ssl, b);
+		conn->wbio = b;
+	}
+	if (BIO_ctrl_pending(conn->rbio) == 0 && BIO_get_mem_ptr(conn->rbio, &bm) == 1 &&
+	    bm != NULL && bm->max > 0 && (b = BIO_new(BIO_s_mem())) != NULL) {
+		BIO_set_mem_eof_return(b, -1);
+		SSL_set0_rbio(conn->ssl, b);
+		conn->rbio = b;
 	}
 	ERR_clear_error();
 }

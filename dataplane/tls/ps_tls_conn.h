@@ -317,6 +317,18 @@ ps_tls_conn_use_cert(struct ps_tls_conn *conn, X509 *cert, STACK_OF(X509) *chain
 		     EVP_PKEY *key);
 
 /*
+ * Before the handshake starts: lower the highest protocol version this
+ * leg negotiates to version (TLS1_2_VERSION or TLS1_3_VERSION; never
+ * below the context's lowest). A server-role leg lowered to TLS 1.2
+ * answers a TLS 1.3 client with TLS 1.2 and without the RFC 8446
+ * downgrade sentinel, as a TLS 1.2-only server does, and still answers
+ * TLS_FALLBACK_SCSV below its new maximum with inappropriate_fallback.
+ * 0, -EINVAL (started, or a version outside the context's range).
+ */
+int
+ps_tls_conn_set_max_version(struct ps_tls_conn *conn, int version);
+
+/*
  * Server role, before the ClientHello is processed (at creation or from
  * the hook): replace the accepted ALPN list (copied; NULL/0: no ALPN).
  * 0, -EINVAL, -ENOMEM.
@@ -327,6 +339,14 @@ ps_tls_conn_set_alpn(struct ps_tls_conn *conn, const uint8_t *alpn, size_t alpn_
 /* The underlying SSL (borrowed), for what this layer does not wrap. */
 SSL *
 ps_tls_conn_ssl(struct ps_tls_conn *conn);
+
+/*
+ * The connection is idle: give back OpenSSL's record buffers (16 KB each
+ * way once used) and the wire buffers that are drained. Each comes back,
+ * allocated again, with the next record. Most sessions are idle most of
+ * the time.
+ */
+void ps_tls_conn_release(struct ps_tls_conn *conn);
 
 /* Opaque per-connection user pointer, e.g. the flow (for the hook). */
 void

@@ -1332,6 +1332,28 @@ ps_tls_leaf_type_for(const uint16_t *sigalgs, size_t n, bool has_ext)
 	return PS_TLS_LEAF_RSA;
 }
 
+enum ps_tls_leaf_type
+ps_tls_leaf_type_for_peer(const uint16_t *sigalgs, size_t n, bool has_ext, X509 *orig)
+{
+	enum ps_tls_leaf_type type = ps_tls_leaf_type_for(sigalgs, n, has_ext);
+	EVP_PKEY *pk;
+	size_t i;
+	int id;
+
+	if (type != PS_TLS_LEAF_EC || orig == NULL)
+		return type;
+	pk = X509_get0_pubkey(orig);
+	id = pk != NULL ? EVP_PKEY_get_base_id(pk) : EVP_PKEY_NONE;
+	ERR_clear_error();
+	if (id != EVP_PKEY_RSA && id != EVP_PKEY_RSA_PSS)
+		return type;
+	for (i = 0; i < n; i++) {
+		if (sigalgs[i] >= 0x0804 && sigalgs[i] <= 0x0806)	/* rsa_pss_rsae_* */
+			return PS_TLS_LEAF_RSA;
+	}
+	return type;
+}
+
 const char *
 ps_tls_leaf_type_name(enum ps_tls_leaf_type type)
 {

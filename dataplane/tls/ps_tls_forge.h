@@ -210,6 +210,17 @@ ps_tls_forge_stats(struct ps_tls_forge *f, struct ps_tls_forge_stats *st);
 enum ps_tls_leaf_type
 ps_tls_leaf_type_for(const uint16_t *sigalgs, size_t n, bool has_ext);
 
+/*
+ * The leaf type for a client (as ps_tls_leaf_type_for()) once the real
+ * leaf is known: never a stronger key than the server's own. A server
+ * with an RSA key is shown an RSA-2048 leaf when the client takes an
+ * rsa_pss_rsae scheme (0x0804..0x0806, the ones TLS 1.3 and 1.2 both
+ * allow for an RSA key), even if it also lists ECDSA; otherwise the
+ * client's type. orig NULL: the client's type. Pure; any thread.
+ */
+enum ps_tls_leaf_type
+ps_tls_leaf_type_for_peer(const uint16_t *sigalgs, size_t n, bool has_ext, X509 *orig);
+
 /* "rsa", "ec" (static strings), "?" for an unknown value. */
 const char *
 ps_tls_leaf_type_name(enum ps_tls_leaf_type type);

@@ -899,6 +899,48 @@ reneg(bool from_client)
 	pair_free(&pr);
 }
 
+/*
+ * A server leg lowered to TLS 1.2 answers a TLS 1.3 client with TLS 1.2
+ * and no downgrade sentinel (OpenSSL's client checks it and would abort);
+ * TLS_FALLBACK_SCSV at TLS 1.2 is refused by a leg that can do 1.3 and
+ * accepted by a lowered one.
+ */
+static void
+test_max_version(void **state)
+{
+	struct pair pr;
+
+	(void)state;
+	pair_new(&pr, cli_ctx, srv_ctx, "server.test", NULL, 0, NULL, 0);
+	assert_int_equal(ps_tls_conn_set_max_version(pr.srv, TLS1_1_VERSION), -EINVAL);
+	assert_int_equal(ps_tls_conn_set_max_version(pr.srv, 0x0305), -EINVAL);
+	assert_int_equal(ps_tls_conn_set_max_version(pr.srv, TLS1_2_VERSION), 0);
+	expect_handshake_ok(&pr);
+	assert_int_equal(ps_tls_conn_version(pr.cli), TLS1_2_VERSION);
+	assert_int_equal(ps_tls_conn_version(pr.srv), TLS1_2_VERSION);
+	/* Too late once started. */
+	assert_int_equal(ps_tls_conn_set_max_version(pr.srv, TLS1_3_VERSION), -EINVAL);
+	small_data_both_ways(&pr);
+	pair_free(&pr);
+
+	/* The fallback SCSV, refused by a server leg that does TLS 1.3 ... */
+	pair_new(&pr, cli12_ctx, srv_ctx, "server.test", NULL, 0, NULL, 0);
+	SSL_set_mode(ps_tls_conn_ssl(pr.cli), SSL_MODE_SEND_FALLBACK_SCSV);
+	pair_handshake(&pr);
+	assert_int_equal(pr.sst, PS_TLS_ST_FAILED);
+	assert_int_equal(pr.cst, PS_TLS_ST_FAILED);
+	assert_non_null(strstr(ps_tls_conn_reason(pr.srv), "inappropriate fallback"));
+	assert_non_null(strstr(ps_tls_conn_reason(pr.cli), "inappropriate fallback"));
+	pair_free(&pr);
+	/* ... accepted by one lowered to TLS 1.2, as a TLS 1.2 server would. */
+	pair_new(&pr, cli12_ctx, srv_ctx, "server.test", NULL, 0, NULL, 0);
+	SSL_set_mode(ps_tls_conn_ssl(pr.cli), SSL_MODE_SEND_FALLBACK_SCSV);
+	assert_int_equal(ps_tls_conn_set_max_version(pr.srv, TLS1_2_VERSION), 0);
+	expect_handshake_ok(&pr);
+	assert_int_equal(ps_tls_conn_version(pr.srv), TLS1_2_VERSION);
+	pair_free(&pr);
+}
+
 static void
 test_renegotiation_refused(void **state)
 {
@@ -1123,6 +1165,7 @@ main(void)
 		cmocka_unit_test(test_session_helpers),
 		cmocka_unit_test(test_close_notify),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_max_version),
 		cmocka_unit_test(test_renegotiation_refused),
 		cmocka_unit_test(test_no_early_data),
 		cmocka_unit_test(test_cert_hook),

@@ -829,6 +829,37 @@ test_leaf_type_for(void **state)
 	assert_string_equal(ps_tls_leaf_type_name(PS_TLS_LEAF_RSA), "rsa");
 }
 
+/* The leaf type once the real leaf is known: never a stronger key. */
+static void
+test_leaf_type_for_peer(void **state)
+{
+	static const uint16_t mixed[] = { 0x0804, 0x0401, 0x0403 };
+	/* ECDSA and RSA PKCS#1 only: no scheme TLS 1.3 allows for RSA */
+	static const uint16_t pkcs1[] = { 0x0403, 0x0401 };
+	static const uint16_t ec_only[] = { 0x0403, 0x0503 };
+	static const uint16_t rsa_only[] = { 0x0804, 0x0401 };
+	struct ext exts[] = {
+		{ "basicConstraints", "critical,CA:FALSE" },
+		{ "subjectAltName", "DNS:rsa.example.test" },
+		{ NULL, NULL },
+	};
+	X509 *rsa_leaf = make_cert(rsa_key, "/CN=rsa.example.test", up_ca, up_key, exts,
+				   -3600, DAY);
+
+	(void)state;
+	/* An RSA server: an RSA leaf whenever the client takes rsa_pss_rsae. */
+	assert_int_equal(ps_tls_leaf_type_for_peer(mixed, 3, true, rsa_leaf), PS_TLS_LEAF_RSA);
+	assert_int_equal(ps_tls_leaf_type_for_peer(rsa_only, 2, true, rsa_leaf), PS_TLS_LEAF_RSA);
+	assert_int_equal(ps_tls_leaf_type_for_peer(pkcs1, 2, true, rsa_leaf), PS_TLS_LEAF_EC);
+	assert_int_equal(ps_tls_leaf_type_for_peer(ec_only, 2, true, rsa_leaf), PS_TLS_LEAF_EC);
+	assert_int_equal(ps_tls_leaf_type_for_peer(NULL, 0, false, rsa_leaf), PS_TLS_LEAF_RSA);
+	/* An EC server: the client's own type. */
+	assert_int_equal(ps_tls_leaf_type_for_peer(mixed, 3, true, up_leaf), PS_TLS_LEAF_EC);
+	assert_int_equal(ps_tls_leaf_type_for_peer(rsa_only, 2, true, up_leaf), PS_TLS_LEAF_RSA);
+	assert_int_equal(ps_tls_leaf_type_for_peer(mixed, 3, true, NULL), PS_TLS_LEAF_EC);
+	X509_free(rsa_leaf);
+}
+
 /* ------------------------------------------------------------------ */
 /* Loading. */
 
@@ -1379,6 +1410,7 @@ main(void)
 		cmocka_unit_test(test_forge_lru),
 		cmocka_unit_test(test_forge_threads),
 		cmocka_unit_test(test_leaf_type_for),
+		cmocka_unit_test(test_leaf_type_for_peer),
 		cmocka_unit_test(test_load_key_formats),
 		cmocka_unit_test(test_load_key_errors),
 		cmocka_unit_test(test_load_certs),
