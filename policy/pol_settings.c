@@ -300,6 +300,7 @@ parse_tool1(struct pol_ctx *c, struct ps_pol_tool *t, json_t *obj,
 		return 0;
 	ps_pol_path_key(p, sizeof(p), path, "failure");
 	v = json_object_get(obj, "failure");
+	t->fail_closed = true;	/* a tool path that fails blocks, unless told */
 	if (v != NULL && ps_pol_enum(c, v, p, failure_names, &f) == 0)
 		t->fail_closed = f == 1;
 	ps_pol_path_key(p, sizeof(p), path, "ports");

@@ -1053,7 +1053,7 @@ ps_config_defaults(struct ps_config *cfg)
 	cfg->burst = DEFAULT_BURST;
 	cfg->max_flows = DEFAULT_MAX_FLOWS;
 	cfg->malformed = PS_MALFORMED_FORWARD;
-	cfg->overflow = PS_OVERFLOW_BYPASS;
+	cfg->overflow = PS_OVERFLOW_DROP;	/* fail closed: never an unseen pass */
 	cfg->flow_idle_timeout_s = DEFAULT_FLOW_IDLE_TIMEOUT_S;
 	{
 		/* SMTP and submission, IMAP, POP3, FTP. */

@@ -661,8 +661,10 @@ chain_for(const struct ps_dp *dp, const struct ps_policy_rt *rt,
 	d->n_inl = 0;
 	d->inl_fail_closed = 0;
 	if (rt == NULL || v == NULL || !v->tools_set) {
-		if (dp->n_inl > 0)
+		if (dp->n_inl > 0) {
 			d->inl[d->n_inl++] = 0;
+			d->inl_fail_closed = 1;	/* no policy says otherwise: fail closed */
+		}
 		d->tools_at[d->n_inl] = all;
 		d->tools = all;
 		return;

@@ -929,7 +929,9 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 		ps_proxy_free(&f->px);
 		(void)ps_flow_remove(w->flows, h);
 		w->stats.flow[PS_FLOW_OPEN_FAILED]++;
-		return PS_ICPT_BRIDGE;
+		/* Out of memory: as a full table (fail closed by default). */
+		return ps_policy_overflow(w->dp) == PS_OVERFLOW_DROP ? PS_ICPT_DROP :
+		       PS_ICPT_BRIDGE;
 	}
 	if (f->tls != NULL && d.at != NULL) {
 		/* Decided at the SYN: the record says so until the hello decides. */

@@ -90,7 +90,7 @@ test_defaults(void **state)
 	assert_string_equal(cfg.socket_path, "/run/plainsight/dp.sock");
 	assert_int_equal(cfg.log_level, PS_LOG_INFO);
 	assert_int_equal(cfg.n_intercept_ports, 0);
-	assert_int_equal(cfg.overflow, PS_OVERFLOW_BYPASS);
+	assert_int_equal(cfg.overflow, PS_OVERFLOW_DROP);
 	assert_int_equal(cfg.flow_idle_timeout_s, 3600);
 	assert_int_equal(cfg.tcp_syn_retries, 5);
 	assert_int_equal(cfg.tcp_data_retries, 8);

@@ -908,7 +908,7 @@ test_rule_options(void **state)
 	assert_int_equal(t->n_ports, 2);
 	assert_string_equal(t->ports[1], "tool1");
 	assert_true(t->fail_closed);
-	assert_false(ps_pol_tool(pol, 1)->fail_closed);
+	assert_true(ps_pol_tool(pol, 1)->fail_closed);	/* the default: fail closed */
 	assert_null(ps_pol_tool(pol, 2));
 	v = ps_pol_rule(pol, 0);
 	assert_true(v->tools_set);
