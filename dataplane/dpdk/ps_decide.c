@@ -751,6 +751,22 @@ evaluate(struct ps_worker *w, const struct ps_pol_query *q, const char *at, bool
 	return v;
 }
 
+void
+ps_decide_flow_of(const struct ps_pkt *p, char side, struct ps_tcp_frame_spec *c2s)
+{
+	/* Side a faces the clients: a frame from side b is the server's. */
+	memset(c2s, 0, sizeof(*c2s));
+	c2s->l3 = p->l3;
+	c2s->src = side == 'b' ? p->dst : p->src;
+	c2s->dst = side == 'b' ? p->src : p->dst;
+	if (p->has_l4) {
+		c2s->tcp.sport = side == 'b' ? p->dport : p->sport;
+		c2s->tcp.dport = side == 'b' ? p->sport : p->dport;
+	}
+	c2s->eth.n_vlans = p->n_vlans > 0 ? 1 : 0;
+	c2s->eth.vlan_tci[0] = p->n_vlans > 0 ? p->vlan_tci[0] : 0;
+}
+
 uint64_t
 ps_decide_copy(struct ps_worker *w, const struct ps_pkt *p, char side, const char *segment)
 {
@@ -763,17 +779,7 @@ ps_decide_copy(struct ps_worker *w, const struct ps_pkt *p, char side, const cha
 
 	if (rt == NULL || !rt->copies || p->l3 == PS_L3_NONE)
 		return 0;
-	/* Side a faces the clients: a frame from side b is the server's. */
-	memset(&c2s, 0, sizeof(c2s));
-	c2s.l3 = p->l3;
-	c2s.src = side == 'b' ? p->dst : p->src;
-	c2s.dst = side == 'b' ? p->src : p->dst;
-	if (p->has_l4) {
-		c2s.tcp.sport = side == 'b' ? p->dport : p->sport;
-		c2s.tcp.dport = side == 'b' ? p->sport : p->dport;
-	}
-	c2s.eth.n_vlans = p->n_vlans > 0 ? 1 : 0;
-	c2s.eth.vlan_tci[0] = p->n_vlans > 0 ? p->vlan_tci[0] : 0;
+	ps_decide_flow_of(p, side, &c2s);
 	query_flow(&q, &c2s, segment);
 	/* Bridged traffic is never read: no SNI, ALPN, version or certificate
 	 * will ever be known, so rules that need them do not match it. */

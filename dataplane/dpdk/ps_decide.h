@@ -73,6 +73,13 @@ struct ps_decision {
  * such rule, or the verdict needs more than addresses and ports). Hits are
  * not counted: this is asked per frame. Cheap when no rule copies.
  */
+/*
+ * What the policy is asked about a frame p that entered on a port of side
+ * `side`: its connection as client -> server (addresses, ports, the outer
+ * VLAN tag), whichever way the frame went.
+ */
+void ps_decide_flow_of(const struct ps_pkt *p, char side, struct ps_tcp_frame_spec *c2s);
+
 uint64_t ps_decide_copy(struct ps_worker *w, const struct ps_pkt *p, char side,
 			const char *segment);
 

@@ -881,14 +881,7 @@ flow_open(struct ps_worker *w, struct rte_mbuf *m, const uint8_t *frame,
 		/* The policy with what the SYN tells: a bypass never terminates. */
 		struct ps_tcp_frame_spec c2s;
 
-		memset(&c2s, 0, sizeof(c2s));
-		c2s.l3 = p->l3;
-		c2s.src = p->src;
-		c2s.dst = p->dst;
-		c2s.tcp.dport = p->dport;
-		c2s.eth.n_vlans = p->n_vlans > 0 ? 1 : 0;
-		c2s.eth.vlan_tci[0] = p->n_vlans > 0 ? p->vlan_tci[0] : 0;
-		c2s.tcp.sport = p->sport;
+		ps_decide_flow_of(p, 'a', &c2s);
 		ps_decide_syn(w, &c2s, in->cfg->group, &d);
 		switch (d.action) {
 		case PS_POL_BYPASS:
