@@ -949,11 +949,10 @@ ps_intercept_segment(struct ps_worker *w, struct rte_mbuf *m,
 	struct ps_flow_ctx *f;
 
 	f = ps_flow_lookup(w->flows, key, hash, &h);
-	if (f != NULL && side == 'a' && is_bare_syn(p) &&
-	    (ps_tcp_state(&f->px.cli) == PS_TCP_ST_CLOSED ||
-	     ps_tcp_state(&f->px.cli) == PS_TCP_ST_TIME_WAIT)) {
+	if (f != NULL && side == 'a' && is_bare_syn(p) && ps_tcp_syn_is_new(&f->px.cli, p)) {
 		/* The client reuses the 4-tuple of a connection whose client
-		 * side is over (RFC 6191): the old flow gives way. */
+		 * side is over (RFC 6191), or starts again while its first
+		 * SYN is still held: the old flow gives way. */
 		use_ports(w, f);
 		ps_proxy_abort(&f->px, w->now_us, &w->io);
 		flow_free(w, f, PS_FLOW_CLOSED);

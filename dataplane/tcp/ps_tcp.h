@@ -91,6 +91,7 @@ enum ps_tcp_drop {
 	X(PERSIST_PROBES,	"persist_probes")			\
 	X(CHALLENGE_ACKS,	"challenge_acks")			\
 	X(CHALLENGE_ACKS_LIMITED, "challenge_acks_limited")		\
+	X(OOW_ACKS_LIMITED,	"invalid_acks_unanswered") /* ACK loop guard */ \
 	X(KEEPALIVE_PROBES,	"keepalive_probes")			\
 	X(RESETS_SENT,		"resets_sent")				\
 	X(RESETS_RCVD,		"resets_rcvd")				\
@@ -150,6 +151,8 @@ struct ps_tcp_cfg {
 	uint64_t idle_timeout_us;	/* abort after this long without a received segment, 0 = off (0) */
 	uint32_t time_wait_us;		/* TIME_WAIT duration (2 s: short, the appliance owns no port) */
 	uint32_t challenge_acks_per_s;	/* RFC 5961 section 7 limit, per endpoint (10) */
+	uint32_t oow_ack_interval_us;	/* least time between two ACKs that answer a bare ACK
+					 * failing PAWS or the window check (500 ms) */
 	/* Buffer chunk allocator; NULL alloc means malloc/free. */
 	void *(*alloc)(void *ctx, size_t size);
 	void (*free)(void *ctx, void *p);
@@ -242,6 +245,7 @@ struct ps_tcp_ep {
 	uint64_t ka_at;			/* next keep-alive probe */
 	uint64_t last_rcv;		/* time of the last accepted segment */
 	uint64_t chal_at;		/* start of the challenge ACK second */
+	uint64_t oow_ack_at;		/* last ACK answering an invalid bare ACK */
 
 	struct ps_tcp_range ooo[PS_TCP_OOO_MAX];	/* most recent first */
 	struct ps_tcp_range sb[PS_TCP_SB_MAX];		/* sorted by start */
@@ -295,6 +299,16 @@ ps_tcp_accept(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out);
 /* Refuse a held SYN: emit RST+ACK (RFC 9293 3.10.7.1), state CLOSED. Returns 0 or -EINVAL. */
 int
 ps_tcp_refuse(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out);
+
+/*
+ * Whether syn (a bare SYN for ep's 4-tuple) starts a new connection rather
+ * than belonging to the one ep has: ep is CLOSED or in TIME_WAIT (RFC 6191),
+ * or holds an unanswered SYN with another initial sequence number (the peer
+ * gave that attempt up; nothing of it was acknowledged). A SYN in any other
+ * state is the peer's business with ep: ps_tcp_input() challenges it.
+ */
+bool
+ps_tcp_syn_is_new(const struct ps_tcp_ep *ep, const struct ps_pkt *syn);
 
 /*
  * Process one received segment. Borrows seg and payload (seg->payload_len

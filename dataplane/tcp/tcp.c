@@ -37,6 +37,7 @@ ps_tcp_cfg_defaults(struct ps_tcp_cfg *cfg)
 	cfg->idle_timeout_us = 0;
 	cfg->time_wait_us = 2000000;
 	cfg->challenge_acks_per_s = 10;
+	cfg->oow_ack_interval_us = 500000;
 }
 
 /* 0 when *cfg is consistent, -EINVAL otherwise. */
@@ -164,6 +165,21 @@ ps_tcp_accept(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out)
 	ps_tcp_send_syn(ep, now, out);
 	ps_tcp_arm_rtx(ep, now);
 	return 0;
+}
+
+/* A SYN that starts a new connection on ep's 4-tuple (see ps_tcp.h). */
+bool
+ps_tcp_syn_is_new(const struct ps_tcp_ep *ep, const struct ps_pkt *syn)
+{
+	switch (ep->state) {
+	case PS_TCP_ST_CLOSED:
+	case PS_TCP_ST_TIME_WAIT:
+		return true;
+	case PS_TCP_ST_SYN_RCVD:
+		return (ep->flags & EPF_HELD) && syn->seq != ep->irs;
+	default:
+		return false;
+	}
 }
 
 /* Refuse a held SYN: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (RFC 9293 3.10.7.1). */

@@ -440,7 +440,7 @@ tcp_in_sync(struct ps_tcp_ep *ep, const struct ps_pkt *seg, const uint8_t *paylo
 	/* PAWS, RFC 7323 5.3 R1 (not for RST). */
 	if ((ep->flags & EPF_TS) && seg->has_ts && !(fl & PS_TCP_RST) &&
 	    SEQ_LT(seg->ts_val, ep->ts_recent)) {
-		ps_tcp_send_ack(ep, now, out);
+		ps_tcp_send_oow_ack(ep, seglen, now, out);
 		return tcp_drop(ep, PS_TCP_DROP_PAWS);
 	}
 	if (!tcp_acceptable(ep, seg->seq, seglen)) {
@@ -457,7 +457,7 @@ tcp_in_sync(struct ps_tcp_ep *ep, const struct ps_pkt *seg, const uint8_t *paylo
 				tcp_count(ep, PS_TCP_CNT_DUP_SEGS);
 			if (ep->state == PS_TCP_ST_TIME_WAIT && (fl & PS_TCP_FIN))
 				ps_tcp_enter_time_wait(ep, now);	/* RFC 9293 3.10.7.4 */
-			ps_tcp_send_ack(ep, now, out);
+			ps_tcp_send_oow_ack(ep, seglen, now, out);
 			return tcp_drop(ep, PS_TCP_DROP_OUT_OF_WINDOW);
 		}
 	}

@@ -184,6 +184,29 @@ ps_tcp_send_challenge_ack(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out 
 	ps_tcp_send_ack(ep, now, out);
 }
 
+/*
+ * The ACK that answers a segment failing PAWS or the window check. A
+ * segment with data or FIN is always answered (the peer needs the
+ * acknowledgement); a bare ACK at most once per cfg->oow_ack_interval_us,
+ * as Linux does: two endpoints that disagree about a connection (one of
+ * them from an earlier incarnation of its 4-tuple) would otherwise answer
+ * each other's ACKs forever.
+ */
+void
+ps_tcp_send_oow_ack(struct ps_tcp_ep *ep, uint32_t seglen, uint64_t now,
+		    struct ps_tcp_out *out)
+{
+	if (seglen == 0) {
+		if (ep->oow_ack_at != 0 && now - ep->oow_ack_at < ep->cfg->oow_ack_interval_us &&
+		    now >= ep->oow_ack_at) {
+			tcp_count(ep, PS_TCP_CNT_OOW_ACKS_LIMITED);
+			return;
+		}
+		ep->oow_ack_at = now;
+	}
+	ps_tcp_send_ack(ep, now, out);
+}
+
 /* RST with seq (and ack when with_ack), no options, window 0. */
 void
 ps_tcp_send_rst(struct ps_tcp_ep *ep, uint32_t seq, bool with_ack, uint32_t ack,

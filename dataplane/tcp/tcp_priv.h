@@ -107,6 +107,9 @@ ps_tcp_send_syn(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out);
 void
 ps_tcp_send_ack(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out);
 void
+ps_tcp_send_oow_ack(struct ps_tcp_ep *ep, uint32_t seglen, uint64_t now,
+		    struct ps_tcp_out *out);
+void
 ps_tcp_send_challenge_ack(struct ps_tcp_ep *ep, uint64_t now, struct ps_tcp_out *out);
 void
 ps_tcp_send_rst(struct ps_tcp_ep *ep, uint32_t seq, bool with_ack, uint32_t ack,

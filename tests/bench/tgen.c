@@ -3,7 +3,7 @@
  * net_memif (or any two DPDK ports), so the data plane is measured without
  * the kernel's veth path.
  *
- *   ps-tgen EAL-ARGS -- bulk|conns SECONDS
+ *   ps-tgen EAL-ARGS -- bulk|conns SECONDS [ROUNDS]
  *
  * Port 0 is cabled to the appliance's side a (clients, 198.18.0.1), port 1
  * to side b (the server, 198.18.0.2:80). Clients and the server are TCP
@@ -12,8 +12,13 @@
  *          the payload rate the server received.
  *   conns: 32 connections in flight; each opens, sends 1 byte, and both
  *          sides close; prints completed connections per second.
+ * ROUNDS (default 1) repeats the measurement, each round starting as a
+ * restarted generator would: connections in flight forgotten, client
+ * ports from the first again, so every round reuses the last one's
+ * 4-tuples against the same data plane. One rate per line.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +47,8 @@ struct conn {
 };
 
 static struct ps_tcp_cfg cfg;
+static struct ps_tcp_stats st_cli, st_srv;	/* reported on stderr */
+static uint64_t restarted;
 static struct conn conns[NCONN];
 static struct rte_mempool *pool;
 static struct ps_tcp_out out;
@@ -114,8 +121,8 @@ conn_start(struct conn *c)
 	c->used = true;
 	c->cport = next_port;
 	next_port = (uint16_t)(PORT_BASE + (next_port - PORT_BASE + 1) % PORT_SPAN);
-	ps_tcp_init(&c->cli, &cfg, NULL, 0);
-	ps_tcp_init(&c->srv, &cfg, NULL, 0);
+	ps_tcp_init(&c->cli, &cfg, &st_cli, 0);
+	ps_tcp_init(&c->srv, &cfg, &st_srv, 0);
 	ps_tcp_out_reset(&out);
 	ps_tcp_connect(&c->cli, (uint32_t)rte_rand(), now_us, &out);
 	send_out(&c->cli, 0, c->cport);
@@ -187,9 +194,13 @@ rx_port(uint16_t port)
 		c = conn_of(port == 0 ? p.dport : p.sport);
 		if (c != NULL) {
 			ps_tcp_out_reset(&out);
-			if (port == 1 && !c->srv_open) {
-				if ((p.tcp_flags & (PS_TCP_SYN | PS_TCP_ACK)) == PS_TCP_SYN &&
-				    ps_tcp_passive_syn(&c->srv, &p, (uint32_t)rte_rand(),
+			if (port == 1 && (p.tcp_flags & (PS_TCP_SYN | PS_TCP_ACK | PS_TCP_RST)) ==
+			    PS_TCP_SYN && (!c->srv_open || ps_tcp_syn_is_new(&c->srv, &p))) {
+				/* A listening server: a new SYN for the port gets a
+				 * fresh endpoint, whatever became of the last one. */
+				ps_tcp_free(&c->srv);
+				ps_tcp_init(&c->srv, &cfg, &st_srv, 0);
+				if (ps_tcp_passive_syn(&c->srv, &p, (uint32_t)rte_rand(),
 						       now_us) == 0) {
 					ps_tcp_accept(&c->srv, now_us, &out);
 					c->srv_open = true;
@@ -202,6 +213,22 @@ rx_port(uint16_t port)
 		}
 		rte_pktmbuf_free(pkts[i]);
 	}
+}
+
+/* The generator's own endpoints' non-zero counters, on stderr. */
+static void
+report(const char *who, const struct ps_tcp_stats *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < PS_TCP_CNT_MAX; i++)
+		if (st->cnt[i] != 0)
+			fprintf(stderr, "ps-tgen: %s %s %" PRIu64 "\n", who,
+				ps_tcp_counter_name((enum ps_tcp_counter)i), st->cnt[i]);
+	for (i = 0; i < PS_TCP_DROP_MAX; i++)
+		if (st->drop[i] != 0)
+			fprintf(stderr, "ps-tgen: %s %s %" PRIu64 "\n", who,
+				ps_tcp_drop_name((enum ps_tcp_drop)i), st->drop[i]);
 }
 
 static int
@@ -221,60 +248,23 @@ port_init(uint16_t port)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* One measurement: a second of warm-up, then secs measured; prints the rate. */
+static void
+run_round(bool bulk, double secs)
 {
 	uint64_t start, end, measure_from = 0, bytes_from = 0, done_from = 0;
-	bool bulk;
-	double secs;
-	int n, i;
+	double dt;
+	int i;
 
-	n = rte_eal_init(argc, argv);
-	if (n < 0) {
-		fprintf(stderr, "ps-tgen: EAL initialisation failed\n");
-		return 1;
+	/* A generator restart: what was in flight is forgotten, ports start over. */
+	for (i = 0; i < NCONN; i++) {
+		if (conns[i].used) {
+			ps_tcp_free(&conns[i].cli);
+			ps_tcp_free(&conns[i].srv);
+			conns[i].used = false;
+		}
 	}
-	argc -= n;
-	argv += n;
-	if (argc != 3 || (strcmp(argv[1], "bulk") != 0 && strcmp(argv[1], "conns") != 0) ||
-	    (secs = atof(argv[2])) <= 0) {
-		fprintf(stderr, "usage: ps-tgen EAL-ARGS -- bulk|conns SECONDS\n");
-		return 2;
-	}
-	bulk = strcmp(argv[1], "bulk") == 0;
-	if (rte_eth_dev_count_avail() < 2) {
-		fprintf(stderr, "ps-tgen: needs two ports\n");
-		return 1;
-	}
-	pool = rte_pktmbuf_pool_create("tgen", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				       (int)rte_socket_id());
-	if (pool == NULL || port_init(0) < 0 || port_init(1) < 0) {
-		fprintf(stderr, "ps-tgen: port setup failed\n");
-		return 1;
-	}
-	ps_tcp_cfg_defaults(&cfg);
-	cfg.time_wait_us = 1000;
-	tsc_per_us = rte_get_tsc_hz() / 1000000;
-	for (i = 0; i < 2; i++) {
-		struct ps_tcp_frame_spec *t = &tmpl[i];
-
-		t->eth.src[0] = 0x02, t->eth.src[5] = (uint8_t)(1 + i);
-		t->eth.dst[0] = 0x02, t->eth.dst[5] = (uint8_t)(2 - i);
-		t->l3 = PS_L3_IPV4;
-		t->ttl = 64;
-		t->src.b[0] = 198, t->src.b[1] = 18, t->src.b[3] = (uint8_t)(1 + i);
-		t->dst.b[0] = 198, t->dst.b[1] = 18, t->dst.b[3] = (uint8_t)(2 - i);
-	}
-	/* Wait for the memif links. */
-	for (i = 0; i < 100; i++) {
-		struct rte_eth_link l0, l1;
-
-		rte_eth_link_get_nowait(0, &l0);
-		rte_eth_link_get_nowait(1, &l1);
-		if (l0.link_status && l1.link_status)
-			break;
-		rte_delay_ms(100);
-	}
+	next_port = PORT_BASE;
 	start = rte_get_tsc_cycles();
 	end = start + (uint64_t)((secs + 1) * rte_get_tsc_hz());
 	for (i = 0; i < (bulk ? 4 : 32); i++) {
@@ -318,6 +308,7 @@ main(int argc, char **argv)
 			} else if (ps_tcp_state(&c->cli) == PS_TCP_ST_CLOSED &&
 				   ps_tcp_state(&c->srv) != PS_TCP_ST_ESTABLISHED) {
 				/* failed (reset, timeout): start over */
+				restarted++;
 				ps_tcp_free(&c->cli);
 				ps_tcp_free(&c->srv);
 				conn_start(c);
@@ -326,14 +317,75 @@ main(int argc, char **argv)
 		tx_flush(0);
 		tx_flush(1);
 	}
-	{
-		double dt = (double)(rte_get_tsc_cycles() - measure_from) / rte_get_tsc_hz();
+	dt = (double)(rte_get_tsc_cycles() - measure_from) / rte_get_tsc_hz();
+	if (bulk)
+		printf("%.2f\n", (double)(rx_bytes - bytes_from) * 8 / dt / 1e9);
+	else
+		printf("%.0f\n", (double)(completed - done_from) / dt);
+	fflush(stdout);
+}
 
-		if (bulk)
-			printf("%.2f\n", (double)(rx_bytes - bytes_from) * 8 / dt / 1e9);
-		else
-			printf("%.0f\n", (double)(completed - done_from) / dt);
+int
+main(int argc, char **argv)
+{
+	int n, i, round, rounds = 1;
+	bool bulk;
+	double secs;
+
+	n = rte_eal_init(argc, argv);
+	if (n < 0) {
+		fprintf(stderr, "ps-tgen: EAL initialisation failed\n");
+		return 1;
 	}
+	argc -= n;
+	argv += n;
+	if ((argc != 3 && argc != 4) ||
+	    (strcmp(argv[1], "bulk") != 0 && strcmp(argv[1], "conns") != 0) ||
+	    (secs = atof(argv[2])) <= 0 || (argc == 4 && (rounds = atoi(argv[3])) < 1)) {
+		fprintf(stderr, "usage: ps-tgen EAL-ARGS -- bulk|conns SECONDS [ROUNDS]\n");
+		return 2;
+	}
+	bulk = strcmp(argv[1], "bulk") == 0;
+	if (rte_eth_dev_count_avail() < 2) {
+		fprintf(stderr, "ps-tgen: needs two ports\n");
+		return 1;
+	}
+	pool = rte_pktmbuf_pool_create("tgen", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       (int)rte_socket_id());
+	if (pool == NULL || port_init(0) < 0 || port_init(1) < 0) {
+		fprintf(stderr, "ps-tgen: port setup failed\n");
+		return 1;
+	}
+	ps_tcp_cfg_defaults(&cfg);
+	cfg.time_wait_us = 1000;
+	tsc_per_us = rte_get_tsc_hz() / 1000000;
+	for (i = 0; i < 2; i++) {
+		struct ps_tcp_frame_spec *t = &tmpl[i];
+
+		t->eth.src[0] = 0x02, t->eth.src[5] = (uint8_t)(1 + i);
+		t->eth.dst[0] = 0x02, t->eth.dst[5] = (uint8_t)(2 - i);
+		t->l3 = PS_L3_IPV4;
+		t->ttl = 64;
+		t->src.b[0] = 198, t->src.b[1] = 18, t->src.b[3] = (uint8_t)(1 + i);
+		t->dst.b[0] = 198, t->dst.b[1] = 18, t->dst.b[3] = (uint8_t)(2 - i);
+	}
+	/* Wait for the memif links. */
+	for (i = 0; i < 100; i++) {
+		struct rte_eth_link l0, l1;
+
+		rte_eth_link_get_nowait(0, &l0);
+		rte_eth_link_get_nowait(1, &l1);
+		if (l0.link_status && l1.link_status)
+			break;
+		rte_delay_ms(100);
+	}
+	for (round = 0; round < rounds; round++)
+		run_round(bulk, secs);
+	report("client", &st_cli);
+	report("server", &st_srv);
+	if (restarted != 0)
+		fprintf(stderr, "ps-tgen: %" PRIu64 " connections failed and were started again\n",
+			restarted);
 	rte_eth_dev_stop(0);
 	rte_eth_dev_stop(1);
 	rte_eal_cleanup();

@@ -578,6 +578,36 @@ static const enum ps_tcp_state sync_states[] = {
 	PS_TCP_ST_CLOSE_WAIT, PS_TCP_ST_CLOSING, PS_TCP_ST_LAST_ACK, PS_TCP_ST_TIME_WAIT,
 };
 
+/* Which SYNs start a new connection on an endpoint's 4-tuple (RFC 6191). */
+static void
+test_syn_is_new(void **state)
+{
+	struct ps_tcp_ep ep;
+	struct ps_pkt syn = peer_syn(), other = peer_syn();
+	uint32_t snd, rcv;
+	unsigned int i;
+
+	(void)state;
+	other.seq = PEER_ISN + 100000;
+	ps_tcp_init(&ep, &cfg, &st, 0);
+	assert_true(ps_tcp_syn_is_new(&ep, &syn));		/* CLOSED */
+	/* held: the same SYN again is a repeat, another ISN a new attempt */
+	assert_int_equal(ps_tcp_passive_syn(&ep, &syn, ISS, T0), 0);
+	assert_false(ps_tcp_syn_is_new(&ep, &syn));
+	assert_true(ps_tcp_syn_is_new(&ep, &other));
+	/* answered: the peer may be told, so it is challenged instead */
+	ps_tcp_out_reset(&out);
+	assert_int_equal(ps_tcp_accept(&ep, T0, &out), 0);
+	assert_false(ps_tcp_syn_is_new(&ep, &other));
+	ps_tcp_free(&ep);
+	for (i = 0; i < sizeof(sync_states) / sizeof(sync_states[0]); i++) {
+		reach(&ep, sync_states[i], &snd, &rcv);
+		assert_int_equal(ps_tcp_syn_is_new(&ep, &other),
+				 sync_states[i] == PS_TCP_ST_TIME_WAIT);
+		ps_tcp_free(&ep);
+	}
+}
+
 static void
 test_state_transitions(void **state)
 {
@@ -1043,21 +1073,30 @@ test_keepalive_and_idle(void **state)
 	assert_int_equal(ps_tcp_state(&ep), PS_TCP_ST_CLOSED);
 }
 
+/* Timestamps on: the peer's SYN carries TSval 1000; the SYN-ACK is in out. */
+static void
+accept_with_ts(struct ps_tcp_ep *ep, uint64_t now)
+{
+	struct ps_pkt syn = peer_syn();
+
+	cfg.ts_ok = true;
+	syn.has_ts = true;
+	syn.ts_val = 1000;
+	ps_tcp_init(ep, &cfg, &st, 0);
+	assert_int_equal(ps_tcp_passive_syn(ep, &syn, ISS, now), 0);
+	ps_tcp_out_reset(&out);
+	assert_int_equal(ps_tcp_accept(ep, now, &out), 0);
+}
+
 static void
 test_timestamps_paws(void **state)
 {
 	struct ps_tcp_ep ep;
-	struct ps_pkt syn = peer_syn(), p;
+	struct ps_pkt p;
 	uint64_t now = T0;
 
 	(void)state;
-	cfg.ts_ok = true;
-	syn.has_ts = true;
-	syn.ts_val = 1000;
-	ps_tcp_init(&ep, &cfg, &st, 0);
-	assert_int_equal(ps_tcp_passive_syn(&ep, &syn, ISS, now), 0);
-	ps_tcp_out_reset(&out);
-	ps_tcp_accept(&ep, now, &out);
+	accept_with_ts(&ep, now);
 	assert_true(out.segs[0].tcp.has_ts);
 	assert_int_equal(out.segs[0].tcp.ts_ecr, 1000);
 	assert_int_equal(out.segs[0].tcp.ts_val, (uint32_t)(now / 1000) + ISS);
@@ -1082,6 +1121,53 @@ test_timestamps_paws(void **state)
 	assert_int_equal(in(&ep, p, "new", 3, now + SEC), PS_TCP_DROP_NONE);
 	assert_int_equal(ep.ts_recent, 1020);
 	assert_int_equal(ps_tcp_readable(&ep), 3);
+	ps_tcp_free(&ep);
+}
+
+/*
+ * ACK loop guard: an endpoint answers bare ACKs that fail PAWS or fall
+ * outside its window at most once per oow_ack_interval_us; segments with
+ * data are always answered.
+ */
+static void
+test_invalid_ack_rate_limit(void **state)
+{
+	struct ps_tcp_ep ep;
+	struct ps_pkt p, w;
+	uint64_t now = T0;
+	uint64_t limited;
+	unsigned int i;
+
+	(void)state;
+	accept_with_ts(&ep, now);
+	p = seg(PEER_ISN + 1, ISS + 1, PS_TCP_ACK, 4000);
+	p.has_ts = true;
+	p.ts_val = 1010;
+	assert_int_equal(in(&ep, p, NULL, 0, now + 10 * MS), PS_TCP_DROP_NONE);
+	limited = st.cnt[PS_TCP_CNT_OOW_ACKS_LIMITED];
+	/* a peer from another incarnation: older timestamps, bare ACKs */
+	p.ts_val = 5;
+	assert_int_equal(in(&ep, p, NULL, 0, now + SEC), PS_TCP_DROP_PAWS);
+	assert_int_equal(out.n_segs, 1);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(in(&ep, p, NULL, 0, now + SEC + i * MS), PS_TCP_DROP_PAWS);
+		assert_int_equal(out.n_segs, 0);
+	}
+	assert_int_equal(st.cnt[PS_TCP_CNT_OOW_ACKS_LIMITED] - limited, 100);
+	/* out of window, too: the same budget */
+	w = seg(PEER_ISN + 1 + 10000000, ISS + 1, PS_TCP_ACK, 4000);
+	w.has_ts = true;
+	w.ts_val = 1020;
+	assert_int_equal(in(&ep, w, NULL, 0, now + SEC + 200 * MS), PS_TCP_DROP_OUT_OF_WINDOW);
+	assert_int_equal(out.n_segs, 0);
+	/* data is always answered */
+	assert_int_equal(in(&ep, p, "x", 1, now + SEC + 201 * MS), PS_TCP_DROP_PAWS);
+	assert_int_equal(out.n_segs, 1);
+	/* the interval over: one more answer */
+	assert_int_equal(in(&ep, w, NULL, 0, now + SEC + cfg.oow_ack_interval_us),
+			 PS_TCP_DROP_OUT_OF_WINDOW);
+	assert_int_equal(out.n_segs, 1);
+	assert_int_equal(out.segs[0].tcp.flags, PS_TCP_ACK);
 	ps_tcp_free(&ep);
 }
 
@@ -1182,6 +1268,7 @@ main(void)
 		cmocka_unit_test_setup(test_cfg_check, setup),
 		cmocka_unit_test_setup(test_passive_held_accept, setup),
 		cmocka_unit_test_setup(test_refuse_and_held_rst, setup),
+		cmocka_unit_test_setup(test_syn_is_new, setup),
 		cmocka_unit_test_setup(test_connect_syn_retries, setup),
 		cmocka_unit_test_setup(test_connect_refused_and_bad_acks, setup),
 		cmocka_unit_test_setup(test_synack_retries, setup),
@@ -1201,6 +1288,7 @@ main(void)
 		cmocka_unit_test_setup(test_zero_window_persist, setup),
 		cmocka_unit_test_setup(test_keepalive_and_idle, setup),
 		cmocka_unit_test_setup(test_timestamps_paws, setup),
+		cmocka_unit_test_setup(test_invalid_ack_rate_limit, setup),
 		cmocka_unit_test_setup(test_rst_reply, setup),
 		cmocka_unit_test_setup(test_allocator_lazy_buffers, setup),
 		cmocka_unit_test_setup(test_names, setup),
