@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -1185,6 +1186,29 @@ known_match(const struct ps_tls_flow *t)
 }
 
 /*
+ * The SHA-256 of the server's leaf, computed once per flow: the forge
+ * cache and the session record both key on it. NULL when it fails.
+ */
+static const uint8_t *
+cert_fp(struct ps_tls_flow *t, X509 *cert)
+{
+	uint8_t fp[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (t->fp_cert == cert)
+		return t->fp;
+	if (X509_digest(cert, EVP_sha256(), fp, &len) != 1 || len != PS_TLS_FP_LEN ||
+	    X509_up_ref(cert) != 1) {
+		ERR_clear_error();
+		return NULL;
+	}
+	X509_free(t->fp_cert);
+	t->fp_cert = cert;
+	memcpy(t->fp, fp, PS_TLS_FP_LEN);
+	return t->fp;
+}
+
+/*
  * The server's chain as a browser would judge it: OpenSSL's verdict, then
  * the WebPKI profile on the chain OpenSSL built (ps_webpki.h). A resumed
  * session carries no chain: only sessions whose chain passed both are
@@ -1337,7 +1361,9 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 								 h->signature_algorithms.p != NULL,
 								 peer);
 		}
-		if (ps_tls_forge_get(forge, peer, t->leaf_type, &t->leaf, &t->leaf_key) < 0) {
+		if (cert_fp(t, peer) == NULL ||
+		    ps_tls_forge_get_fp(forge, peer, t->fp, t->leaf_type, &t->leaf,
+					&t->leaf_key) < 0) {
 			count(t, PS_TLSF_FORGE_FAILED);
 			set_why(t, "forging the leaf failed", NULL);
 		}
@@ -1684,10 +1710,12 @@ ps_tls_flow_free(struct ps_tls_flow *t)
 	ps_tls_conn_free(t->up);
 	X509_free(t->leaf);
 	X509_free(t->seen_cert);
+	X509_free(t->fp_cert);
 	EVP_PKEY_free(t->leaf_key);
 	t->cli = t->up = NULL;
 	t->leaf = NULL;
 	t->seen_cert = NULL;
+	t->fp_cert = NULL;
 	t->leaf_key = NULL;
 }
 
@@ -1758,9 +1786,10 @@ san_list(X509 *cert, char *out, size_t cap)
 }
 
 static void
-describe_cert(X509 *cert, struct ps_sess_rec *r)
+describe_cert(const struct ps_tls_flow *t, X509 *cert, struct ps_sess_rec *r)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
+	const unsigned char *fp = NULL;
 	unsigned int md_len = 0, i;
 	int idx;
 
@@ -1779,9 +1808,14 @@ describe_cert(X509 *cert, struct ps_sess_rec *r)
 			r->cert_cn[n] = '\0';
 		}
 	}
-	if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1)
-		for (i = 0; i < md_len && i < 32; i++)
-			snprintf(r->cert_sha256 + 2 * i, 3, "%02x", md[i]);
+	if (cert == t->fp_cert)
+		fp = t->fp, md_len = PS_TLS_FP_LEN;
+	else if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1)
+		fp = md;
+	else
+		ERR_clear_error();
+	for (i = 0; fp != NULL && i < md_len && i < 32; i++)
+		snprintf(r->cert_sha256 + 2 * i, 3, "%02x", fp[i]);
 }
 
 void
@@ -1849,10 +1883,10 @@ ps_tls_flow_describe(const struct ps_tls_flow *t, struct ps_sess_rec *r)
 		r->verify_result = t->webpki.first == PS_WEBPKI_OK ? 0 : (long)t->webpki.first;
 		peer = ps_tls_conn_peer_cert(t->up);
 		if (peer != NULL)
-			describe_cert(peer, r);
+			describe_cert(t, peer, r);
 	} else if (t->seen_cert != NULL) {
 		/* Bypassed after the server showed its certificate. */
-		describe_cert(t->seen_cert, r);
+		describe_cert(t, t->seen_cert, r);
 		(void)ps_webpki_result_format(&t->webpki, r->verify_reason,
 					      sizeof(r->verify_reason));
 		r->verify_result = t->webpki.first == PS_WEBPKI_OK ? 0 : (long)t->webpki.first;

@@ -282,6 +282,8 @@ struct ps_tls_flow {
 	uint8_t profile;		/* upstream profile number (session cache key) */
 	struct ps_tls_ctx *up_ctx;	/* upstream context (the policy's profile) */
 	X509 *seen_cert;		/* server leaf of an attempt given up (for the record) */
+	X509 *fp_cert;			/* the server leaf fp is of (a reference), or NULL */
+	uint8_t fp[PS_TLS_FP_LEN];	/* its SHA-256: computed once, for forge and record */
 	uint16_t srv_port;		/* for the bypass list */
 	uint64_t sess_id;		/* its session record, 0 none: evidence of a bypass */
 };

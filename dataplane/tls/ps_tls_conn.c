@@ -992,10 +992,10 @@ ps_tls_conn_use_cert(struct ps_tls_conn *conn, X509 *cert, STACK_OF(X509) *chain
 
 	if (conn->ctx->role != PS_TLS_ROLE_SERVER || cert == NULL || key == NULL)
 		return -EINVAL;
+	/* SSL_use_PrivateKey() checks key against cert: no second check. */
 	if (SSL_use_certificate(conn->ssl, cert) != 1 ||
 	    SSL_use_PrivateKey(conn->ssl, key) != 1 ||
-	    SSL_set1_chain(conn->ssl, chain) != 1 ||
-	    SSL_check_private_key(conn->ssl) != 1)
+	    SSL_set1_chain(conn->ssl, chain) != 1)
 		rc = -EINVAL;
 	ERR_clear_error();
 	return rc;

@@ -31,7 +31,6 @@
 
 #include "ps_tls_forge.h"
 
-#define PS_TLS_FP_LEN	32u	/* SHA-256 */
 #define PS_TLS_SERIAL_LEN	16u
 
 struct ps_tls_ca {
@@ -1223,25 +1222,37 @@ int
 ps_tls_forge_get(struct ps_tls_forge *f, X509 *orig, enum ps_tls_leaf_type type, X509 **cert,
 		 EVP_PKEY **key)
 {
-	struct forge_entry *e, *ne = NULL, *victim = NULL;
 	uint8_t fp[PS_TLS_FP_LEN];
 	unsigned int fplen = 0;
-	X509 *x = NULL;
-	int rc;
 
-	if (f == NULL || orig == NULL || cert == NULL || key == NULL ||
-	    (unsigned int)type >= PS_TLS_LEAF_TYPES)
+	if (f == NULL || orig == NULL || cert == NULL || key == NULL)
 		return -EINVAL;
-	*cert = NULL;
-	*key = NULL;
 	if (X509_digest(orig, EVP_sha256(), fp, &fplen) != 1 || fplen != PS_TLS_FP_LEN) {
 		ERR_clear_error();
+		*cert = NULL;
+		*key = NULL;
 		pthread_mutex_lock(&f->lock);
 		f->st.misses++;
 		f->st.failures++;
 		pthread_mutex_unlock(&f->lock);
 		return -EINVAL;
 	}
+	return ps_tls_forge_get_fp(f, orig, fp, type, cert, key);
+}
+
+int
+ps_tls_forge_get_fp(struct ps_tls_forge *f, X509 *orig, const uint8_t fp[PS_TLS_FP_LEN],
+		    enum ps_tls_leaf_type type, X509 **cert, EVP_PKEY **key)
+{
+	struct forge_entry *e, *ne = NULL, *victim = NULL;
+	X509 *x = NULL;
+	int rc;
+
+	if (f == NULL || orig == NULL || fp == NULL || cert == NULL || key == NULL ||
+	    (unsigned int)type >= PS_TLS_LEAF_TYPES)
+		return -EINVAL;
+	*cert = NULL;
+	*key = NULL;
 
 	pthread_mutex_lock(&f->lock);
 	e = cache_find(f, fp, type);
@@ -1272,7 +1283,7 @@ ps_tls_forge_get(struct ps_tls_forge *f, X509 *orig, enum ps_tls_leaf_type type,
 		pthread_mutex_unlock(&f->lock);
 		return rc;
 	}
-	memcpy(ne->fp, fp, sizeof(fp));
+	memcpy(ne->fp, fp, PS_TLS_FP_LEN);
 	ne->type = (uint8_t)type;
 	ne->cert = x;
 

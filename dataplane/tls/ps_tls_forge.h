@@ -21,6 +21,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#define PS_TLS_FP_LEN	32u	/* a certificate's fingerprint: SHA-256 */
+
 /* Largest key, certificate or PKCS#12 file the loaders read. */
 #define PS_TLS_FILE_MAX		(8u << 20)
 /* Longest passphrase (first line of a passphrase file), NUL excluded. */
@@ -185,6 +187,11 @@ ps_tls_forge_free(struct ps_tls_forge *f);
 int
 ps_tls_forge_get(struct ps_tls_forge *f, X509 *orig, enum ps_tls_leaf_type type, X509 **cert,
 		 EVP_PKEY **key);
+
+/* The same with orig's SHA-256 fingerprint already computed by the caller. */
+int
+ps_tls_forge_get_fp(struct ps_tls_forge *f, X509 *orig, const uint8_t fp[PS_TLS_FP_LEN],
+		    enum ps_tls_leaf_type type, X509 **cert, EVP_PKEY **key);
 
 /*
  * The intermediates to send after a forged leaf (borrowed, may be empty):

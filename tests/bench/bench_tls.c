@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * TLS interception benchmark, in memory, one core, no EAL, no network:
  *
- *   bench_tls [--quick]
+ *   bench_tls [--quick | --resumed12 SECONDS]
  *
  * (a) The OpenSSL ceiling of one interception: a client, the appliance's
  *     two legs and a server, four SSL objects over memory BIOs. Per
@@ -782,8 +782,27 @@ main(int argc, char **argv)
 	struct bt_world *w;
 	struct bt_mem m;
 
+	if (argc == 3 && strcmp(argv[1], "--resumed12") == 0 && atof(argv[2]) > 0) {
+		/* One row alone, long enough for a profiler. */
+		setup();
+		w = bt_world_new();
+		slice = atof(argv[2]) / ROUNDS;
+		ceil_start(&k1, false, TLS1_2_VERSION, true);
+		s1 = bt_stage_start(w, TLS1_2_VERSION, BT_RESUMED);
+		for (i = 0; i < ROUNDS; i++) {
+			ceil_slice(&k1, slice, &a_pure12r);
+			bt_stage_slice(s1, slice, &b_r12);
+		}
+		ceil_end(&k1);
+		bt_stage_end(s1);
+		ra_pure12r = bt_rate_of(&a_pure12r);
+		row("(a) OpenSSL, pure: resumed TLS 1.2 (IDs)", &a_pure12r, "icpt/s", &ra_pure12r);
+		row("(b) stage: resumed TLS 1.2 (IDs), both legs", &b_r12, "icpt/s", &ra_pure12r);
+		bt_world_free(w);
+		return 0;
+	}
 	if (argc > 2 || (argc == 2 && !quick)) {
-		fprintf(stderr, "usage: bench_tls [--quick]\n");
+		fprintf(stderr, "usage: bench_tls [--quick | --resumed12 SECONDS]\n");
 		return 2;
 	}
 	setup();

@@ -1007,6 +1007,8 @@ hook(struct ps_tls_conn *conn, void *arg)
 		return -EAGAIN;		/* "waiting for the upstream handshake" */
 	if (strcmp(sni, "reject.test") == 0)
 		return -EACCES;
+	/* a key that is not the certificate's is refused */
+	assert_int_equal(ps_tls_conn_use_cert(conn, srv_cert, NULL, bad_srv_key), -EINVAL);
 	assert_int_equal(ps_tls_conn_use_cert(conn, srv_cert, NULL, srv_key), 0);
 	assert_int_equal(ps_tls_conn_set_alpn(conn, alpn_h2, ALPN_LEN(alpn_h2)), 0);
 	return 0;

@@ -1142,6 +1142,22 @@ test_forged_leaf(void **state)
 	expect_handshakes(&n);
 	assert_int_equal(SSL_get_verify_result(n.cli.ssl), X509_V_OK);
 
+	/* The record names the server's own certificate by its SHA-256. */
+	{
+		struct ps_sess_rec r;
+		uint8_t md[EVP_MAX_MD_SIZE];
+		unsigned int md_len = 0, i;
+		char hex[2 * 32 + 1];
+
+		memset(&r, 0, sizeof(r));
+		ps_tls_flow_describe(&n.tf, &r);
+		assert_int_equal(X509_digest(leaf_valid, EVP_sha256(), md, &md_len), 1);
+		for (i = 0; i < md_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(r.cert_sha256, hex);
+		assert_non_null(strstr(r.cert_subject, "server.test"));
+	}
+
 	leaf = SSL_get1_peer_certificate(n.cli.ssl);
 	assert_non_null(leaf);
 	/* Not the server's own certificate: forged, with its names. */
