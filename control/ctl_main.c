@@ -101,7 +101,9 @@ print_status(json_t *r)
 	printf("%zu worker(s):", json_array_size(workers));
 	json_array_foreach(workers, i, p)
 		printf(" lcore %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
-		       " rx queues)%s", num(p, "lcore"), num(p, "rx_queues"),
+		       " rx queues, busy %.1f %% since start)%s", num(p, "lcore"),
+		       num(p, "rx_queues"),
+		       up > 0 ? (double)num(p, "busy_us") / 1e4 / (double)up : 0.0,
 		       i + 1 < json_array_size(workers) ? "," : "");
 	printf("\n");
 }

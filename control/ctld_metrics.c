@@ -475,6 +475,9 @@ render_workers(json_t *workers, struct ctld_buf *b)
 		  "Receive polls of the worker." },
 		{ "busy_polls", "plainsight_worker_busy_polls_total", "counter",
 		  "Receive polls of the worker that returned frames." },
+		{ "busy_us", "plainsight_worker_busy_microseconds_total", "counter",
+		  "Time the worker spent in polls that returned frames (its load: "
+		  "the rate of this over time)." },
 		{ "flows_active", "plainsight_worker_flows_active", "gauge",
 		  "Intercepted flows the worker owns now." },
 	};

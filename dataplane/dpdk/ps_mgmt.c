@@ -90,10 +90,12 @@ cmd_status(struct ps_mgmt *m)
 		json_array_append_new(ports, o);
 	}
 	for (i = 0; i < dp->n_workers; i++)
-		json_array_append_new(workers, json_pack("{s:i, s:i, s:i}",
+		json_array_append_new(workers, json_pack("{s:i, s:i, s:i, s:I}",
 			"id", (json_int_t)dp->workers[i]->id,
 			"lcore", (json_int_t)dp->workers[i]->lcore,
-			"rx_queues", (json_int_t)dp->workers[i]->n_rxq));
+			"rx_queues", (json_int_t)dp->workers[i]->n_rxq,
+			"busy_us", (json_int_t)(dp->workers[i]->stats.busy_cycles /
+						 dp->tsc_per_us)));
 
 	r = json_pack("{s:b, s:s, s:i, s:I, s:s, s:s, s:o, s:o}",
 		"ok", 1,
@@ -317,10 +319,11 @@ cmd_stats(struct ps_mgmt *m)
 		const struct ps_worker_stats *s = &dp->workers[w]->stats;
 
 		active += s->flows_active;
-		json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I}",
+		json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I, s:I}",
 			"id", (json_int_t)w,
 			"polls", (json_int_t)s->polls,
 			"busy_polls", (json_int_t)s->busy_polls,
+			"busy_us", (json_int_t)(s->busy_cycles / dp->tsc_per_us),
 			"flows_active", (json_int_t)s->flows_active));
 	}
 	json_object_set_new(flows, "flows_active", json_integer((json_int_t)active));

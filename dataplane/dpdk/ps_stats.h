@@ -89,6 +89,7 @@ struct ps_port_counters {
 struct ps_worker_stats {
 	uint64_t polls;
 	uint64_t busy_polls;
+	uint64_t busy_cycles;	/* TSC cycles of the busy polls, start to end */
 	struct ps_port_counters port[PS_PORTS_MAX];
 	uint64_t pkt_reason[PS_PKT_REASON_MAX];		/* parser verdicts */
 	uint64_t bridge[PS_BRIDGE_EVENT_MAX];

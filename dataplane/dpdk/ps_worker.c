@@ -357,9 +357,10 @@ ps_worker_main(void *arg)
 	rte_rcu_qsbr_thread_online(dp->rcu, w->id);
 
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
+		uint64_t t0 = rte_get_tsc_cycles();
 		bool busy = false;
 
-		w->now_us = rte_get_tsc_cycles() / dp->tsc_per_us;
+		w->now_us = t0 / dp->tsc_per_us;
 		for (i = 0; i < w->n_rxq; i++) {
 			const struct ps_rxq_ref *rq = &w->rxq[i];
 			const struct ps_dp_port *in = &dp->ports[rq->port];
@@ -393,10 +394,12 @@ ps_worker_main(void *arg)
 		ps_intercept_timers(w);
 		w->stats.flows_active = ps_flow_count(w->flows);
 		w->stats.polls++;
-		if (busy)
+		if (busy) {
 			w->stats.busy_polls++;
-		else
+			w->stats.busy_cycles += rte_get_tsc_cycles() - t0;
+		} else {
 			rte_pause();
+		}
 		rte_rcu_qsbr_quiescent(dp->rcu, w->id);
 	}
 	rte_rcu_qsbr_thread_offline(dp->rcu, w->id);

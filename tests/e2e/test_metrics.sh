@@ -205,6 +205,14 @@ for p in net-a net-b; do
 done
 check "flows opened in Prometheus = stats (5)" \
 	wait_for 15 same plainsight_flows_opened_total "r['flows']['flows_opened'] if r['flows']['flows_opened'] >= 5 else ''"
+# busy_ok: worker 0's busy time is counted: above 0, within its uptime.
+busy_ok() {
+	local v up
+	v=$(prom 'plainsight_worker_busy_microseconds_total{worker="0"}')
+	up=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["uptime_s"])')
+	[ -n "$v" ] && [ -n "$up" ] && [ "$v" -gt 0 ] && [ "$v" -le $(((up + 1) * 1000000)) ]
+}
+check "worker 0's busy time in Prometheus: above 0, within the uptime" wait_for 15 busy_ok
 check "session store: closed records in Prometheus (5)" \
 	wait_for 15 prom_is plainsight_sessions_closed_total 5
 check "no verify failures counted (all servers valid)" wait_for 5 prom_is plainsight_tls_upstream_verify_failed_total 0
