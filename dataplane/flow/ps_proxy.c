@@ -95,12 +95,14 @@ ps_proxy_poke(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io)
 /*
  * Move what from's peer sent into to's send buffer, as much as to accepts;
  * the rest stays in from's receive buffer and closes its window. Then pass
- * on an end of stream once everything before it went across.
+ * on an end of stream once everything before it went across. tap (may be
+ * NULL) sees what moved.
  */
 static void
 relay(struct ps_proxy *px, enum ps_proxy_side from, uint64_t now,
-      const struct ps_proxy_io *io, uint32_t ev[2])
+      const struct ps_proxy_io *io, uint32_t ev[2], const struct ps_proxy_tap *tap)
 {
+	const int dir = from == PS_SIDE_CLI ? 0 : 1;
 	enum ps_proxy_side to = from == PS_SIDE_CLI ? PS_SIDE_SRV : PS_SIDE_CLI;
 	struct ps_tcp_ep *a = ep_of(px, from), *b = ep_of(px, to);
 	uint32_t fin_flag = to == PS_SIDE_SRV ? PS_PROXY_F_SRV_FIN : PS_PROXY_F_CLI_FIN;
@@ -115,6 +117,8 @@ relay(struct ps_proxy *px, enum ps_proxy_side from, uint64_t now,
 		flush(px, to, now, io, &ev[to]);
 		if (w <= 0)
 			break;
+		if (tap != NULL)
+			tap->data(tap->arg, dir, data, (uint32_t)w);
 		ps_tcp_out_reset(io->out);
 		(void)ps_tcp_consume(a, (uint32_t)w, now, io->out);
 		flush(px, from, now, io, &ev[from]);
@@ -128,6 +132,8 @@ relay(struct ps_proxy *px, enum ps_proxy_side from, uint64_t now,
 		ps_tcp_out_reset(io->out);
 		(void)ps_tcp_close(b, now, io->out);
 		flush(px, to, now, io, &ev[to]);
+		if (tap != NULL && tap->end != NULL)
+			tap->end(tap->arg, dir);
 	}
 }
 
@@ -182,8 +188,8 @@ pump(struct ps_proxy *px, uint64_t now, const struct ps_proxy_io *io,
 				px->run_io = NULL;
 				px->run_ev = NULL;
 			} else {
-				relay(px, PS_SIDE_CLI, now, io, ev);
-				relay(px, PS_SIDE_SRV, now, io, ev);
+				relay(px, PS_SIDE_CLI, now, io, ev, NULL);
+				relay(px, PS_SIDE_SRV, now, io, ev, NULL);
 			}
 		}
 		if ((ev[PS_SIDE_CLI] | ev[PS_SIDE_SRV]) == 0)
@@ -271,7 +277,14 @@ ps_proxy_shutdown(struct ps_proxy *px, enum ps_proxy_side to)
 void
 ps_proxy_relay(struct ps_proxy *px, enum ps_proxy_side from)
 {
-	relay(px, from, px->run_now, px->run_io, px->run_ev);
+	relay(px, from, px->run_now, px->run_io, px->run_ev, NULL);
+}
+
+void
+ps_proxy_relay_tapped(struct ps_proxy *px, enum ps_proxy_side from,
+		      const struct ps_proxy_tap *tap)
+{
+	relay(px, from, px->run_now, px->run_io, px->run_ev, tap);
 }
 
 void

@@ -171,6 +171,21 @@ void ps_proxy_shutdown(struct ps_proxy *px, enum ps_proxy_side to);
 void ps_proxy_relay(struct ps_proxy *px, enum ps_proxy_side from);
 
 /*
+ * A watcher of a plain relay: data() sees every run of bytes as it is
+ * relayed (dir 0: client to server), end() the end of stream once it is
+ * passed on.
+ */
+struct ps_proxy_tap {
+	void (*data)(void *arg, int dir, const uint8_t *p, uint32_t n);
+	void (*end)(void *arg, int dir);
+	void *arg;
+};
+
+/* ps_proxy_relay() with tap (NULL: none) watching. */
+void ps_proxy_relay_tapped(struct ps_proxy *px, enum ps_proxy_side from,
+			   const struct ps_proxy_tap *tap);
+
+/*
  * Give up the connection to the server (RST if synchronized) and open a
  * new one on the same addresses and ports with initial sequence number
  * iss; bytes sent towards the server from now on go over the new one.

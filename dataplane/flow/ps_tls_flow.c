@@ -1038,33 +1038,36 @@ step_preamble(struct ps_tls_flow *t, struct ps_proxy *px)
 /* ------------------------------------------------------------------ */
 /* PASS: the held bytes first, then the plain relay. */
 
+/* A copied pass-through, as the policy's tap sees it. */
+static void
+pass_tap_data(void *arg, int dir, const uint8_t *p, uint32_t n)
+{
+	const struct ps_tls_tap *tap = arg;
+
+	tap->data(tap->arg, dir, p, n);
+}
+
+static void
+pass_tap_end(void *arg, int dir)
+{
+	const struct ps_tls_tap *tap = arg;
+
+	if (tap->close != NULL)
+		tap->close(tap->arg, dir, false);
+}
+
 /* The relay of from's bytes, copied to the tap when the policy says so. */
 static void
 pass_relay(struct ps_tls_flow *t, struct ps_proxy *px, enum ps_proxy_side from)
 {
-	enum ps_proxy_side to = other(from);
-	int dir = from == PS_SIDE_CLI ? 0 : 1;
-	const uint8_t *d;
-	uint32_t n, w;
+	if (t->copy) {
+		const struct ps_proxy_tap copy = {
+			.data = pass_tap_data, .end = pass_tap_end, .arg = (void *)t->tap,
+		};
 
-	if (!t->copy) {
+		ps_proxy_relay_tapped(px, from, &copy);
+	} else {
 		ps_proxy_relay(px, from);
-		return;
-	}
-	while ((n = ps_proxy_peek(px, from, &d)) > 0) {
-		w = ps_proxy_send(px, to, d, n);
-		if (w == 0)
-			break;
-		t->tap->data(t->tap->arg, dir, d, w);
-		ps_proxy_consume(px, from, w);
-		if (w < n)
-			break;
-	}
-	if (!t->fin_sent[to] && ps_proxy_eof(px, from)) {
-		t->fin_sent[to] = true;
-		ps_proxy_shutdown(px, to);
-		if (t->tap->close != NULL)
-			t->tap->close(t->tap->arg, dir, false);
 	}
 }
 
