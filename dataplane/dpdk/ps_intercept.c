@@ -54,6 +54,7 @@ struct ps_flow_tls {
 	struct ps_inline *il;		/* its legs through its inline tools, in chain
 					 * order (dec.n_inl of them), NULL none */
 	bool il_gave_up;		/* no leg came up: joined directly */
+	bool il_failed;			/* a leg died: the flow is reset */
 	uint64_t start_ms;
 	uint32_t tool_isn[2];		/* of its synthesized conversations: [0] client */
 	unsigned int n_tools;
@@ -238,32 +239,45 @@ il_splice(struct ps_flow_tls *x, unsigned int j)
 	il_splice_decision(&x->dec, j);
 }
 
-static int
-pipe_state(void *arg)
+/*
+ * Bring x's chain up to date with its legs: a fail-open tool whose leg
+ * never came up is left out (the rest closes up); any other dead leg fails
+ * the chain, counted once against its tool.
+ */
+static void
+il_settle(struct ps_flow_tls *x)
 {
-	struct ps_flow_tls *x = arg;
 	unsigned int j;
 
-	if (x->il == NULL || x->il_gave_up)
-		return 0;
+	if (x->il == NULL || x->il_gave_up || x->il_failed)
+		return;
 	for (j = 0; j < x->dec.n_inl; j++) {
 		if (!ps_inline_dead(&x->il[j]))
 			continue;
 		if (!(x->il[j].flags & PS_INLINE_F_UP) && !(x->dec.inl_fail_closed & (1u << j))) {
-			/* The tool never answered and may be left out: around it. */
 			x->w->stats.flow[PS_FLOW_INLINE_GAVE_UP]++;
 			il_splice(x, j);
 			j--;
 			continue;
 		}
 		__atomic_fetch_add(&x->w->dp->inl[x->dec.inl[j]].resets, 1, __ATOMIC_RELAXED);
-		return -1;
+		x->il_failed = true;
+		return;
 	}
-	if (x->dec.n_inl == 0) {
+	if (x->dec.n_inl == 0)
 		x->il_gave_up = true;
+}
+
+/* The chain's state for the TLS stage, settled first (see il_settle). */
+static int
+pipe_state(void *arg)
+{
+	struct ps_flow_tls *x = arg;
+
+	il_settle(x);
+	if (x->il == NULL || x->il_gave_up)
 		return 0;
-	}
-	return 1;
+	return x->il_failed ? -1 : 1;
 }
 
 /* The leg dir's data enters the chain at, and the one it leaves from. */

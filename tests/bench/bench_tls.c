@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * TLS interception benchmark, in memory, one core, no EAL, no network:
  *
- *   bench_tls [--quick | --resumed12 SECONDS]
+ *   bench_tls [--quick | --resumed12 SECONDS | --bulk MB]
  *
  * (a) The OpenSSL ceiling of one interception: a client, the appliance's
  *     two legs and a server, four SSL objects over memory BIOs. Per
@@ -801,8 +801,27 @@ main(int argc, char **argv)
 		bt_world_free(w);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "--bulk") == 0 && atoi(argv[2]) > 0) {
+		/* Bulk alone, MB through each, for a profiler. */
+		setup();
+		w = bt_world_new();
+		bulk = (uint64_t)atoi(argv[2]) << 20;
+		ceil_bulk_start(&k1, &q1, false);
+		s1 = bt_bulk_start(w);
+		for (i = 0; i < ROUNDS; i++) {
+			ceil_bulk_slice(&q1, bulk / ROUNDS, &a_pbulk);
+			bt_bulk_slice(s1, bulk / ROUNDS, &b_bulk);
+		}
+		quad_free(&q1);
+		bt_bulk_end(s1);
+		ra_pbulk = bt_rate_of(&a_pbulk);
+		row("(a) OpenSSL, pure: bulk (no TCP)", &a_pbulk, "Gbit/s", &ra_pbulk);
+		row("(b) stage: bulk client->server, TLS 1.3", &b_bulk, "Gbit/s", &ra_pbulk);
+		bt_world_free(w);
+		return 0;
+	}
 	if (argc > 2 || (argc == 2 && !quick)) {
-		fprintf(stderr, "usage: bench_tls [--quick | --resumed12 SECONDS]\n");
+		fprintf(stderr, "usage: bench_tls [--quick | --resumed12 SECONDS | --bulk MB]\n");
 		return 2;
 	}
 	setup();
