@@ -27,7 +27,9 @@
 # is the worker's own count of the time it spent in polls that returned
 # frames (busy_us in its stats). p50
 # connection setup (TCP connect to handshake done, Python client,
-# alternating between the two ports). Not a test: shared machines, ratios
+# alternating between the two ports), and p50 time of a 64-byte request
+# and its answer on an established TLS 1.3 connection (a line echo server
+# on an intercepted and a bridged port, alternating). Not a test: shared machines, ratios
 # only.
 #
 #   scripts/bench/tls.sh [SECONDS]     (default 2 per s_time run; 24 runs, about 70 s)
@@ -97,6 +99,14 @@ for port in 443 $DPORT; do
 	(cd "$TMP/www" && exec ip netns exec "$NS_SRV" openssl s_server -quiet -WWW \
 		-accept "$SRV4:$port" -cert "$PKI/www.crt" -key "$PKI/www.key") \
 		>"$TMP/srv-$port.log" 2>&1 &
+	PIDS+=($!)
+done
+# Requests on an established connection: a line echo (reversed) on
+# RTT_PORT (intercepted) and RTT_DPORT (never).
+RTT_PORT=5443 RTT_DPORT=6443
+for port in $RTT_PORT $RTT_DPORT; do
+	ip netns exec "$NS_SRV" openssl s_server -quiet -rev -accept "$SRV4:$port" \
+		-cert "$PKI/www.crt" -key "$PKI/www.key" >"$TMP/srv-$port.log" 2>&1 &
 	PIDS+=($!)
 done
 
@@ -199,6 +209,37 @@ one() {
 	add "$k.r" "$r"
 }
 
+# rtt: "P50_DIRECT_US P50_INTERCEPTED_US": one TLS 1.3 connection to each
+# echo port, NLAT x 10 requests of 64 bytes on each, alternating, each
+# timed from send to the whole answer.
+rtt() {
+	in_cli python3 - "$SRV4" "$TMP/bundle.pem" "$((NLAT * 10))" "$RTT_DPORT" "$RTT_PORT" <<'EOPY'
+import socket, ssl, sys, time
+host, ca, n, ports = sys.argv[1], sys.argv[2], int(sys.argv[3]), (int(sys.argv[4]), int(sys.argv[5]))
+ctx = ssl.create_default_context(cafile=ca)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+conns, ts = {}, {p: [] for p in ports}
+for p in ports:
+    s = socket.create_connection((host, p), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conns[p] = ctx.wrap_socket(s, server_hostname="www.ps.test")
+msg = b"x" * 63 + b"\n"
+for i in range(2 * n):
+    p = ports[i % 2]
+    c = conns[p]
+    t0 = time.perf_counter()
+    c.sendall(msg)
+    got = b""
+    while not got.endswith(b"\n"):
+        got += c.recv(4096)
+    ts[p].append(time.perf_counter() - t0)
+for c in conns.values():
+    c.close()
+p50 = lambda l: 1e6 * sorted(l)[len(l) // 2]
+print("%.0f %.0f" % (p50(ts[ports[0]]), p50(ts[ports[1]])))
+EOPY
+}
+
 # turns PHASE V MODE: ROUNDS turns of each path, the order alternating
 turns() {
 	local i
@@ -234,7 +275,7 @@ cat >"$TMP/dp.json" <<EOJ
 		 "device": "net_af_packet1,iface=net-b,framesz=16384,blocksz=16384"}
 	],
 	"limits": {"max_flows": 65536},
-	"intercept": {"tcp_ports": [443]},
+	"intercept": {"tcp_ports": [443, 5443]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
 	"control": {"socket": "$TMP/dp.sock"}
@@ -249,6 +290,7 @@ for v in 1_3 1_2; do
 	done
 	R[ps.lat.$v]=$(lat "${v/_/.}")
 done
+R[ps.rtt]=$(rtt)
 ps_dp_stop "$TMP/dp.log"
 
 # (iii): the same veths on a Linux bridge; port 443 from the client leaves
@@ -326,6 +368,8 @@ for v, vn in (("1_3", "TLS 1.3"), ("1_2", "TLS 1.2")):
         b, s = (float(x) for x in R["br.lat.1_2"])
         line += "   %10.2f %10.2f %+6.2f" % (b, s, s - b)
     print(line)
+d, p = (float(x) for x in R["ps.rtt"])
+print("%-32s %10.0f %10.0f %+6.0f" % ("p50 request us, TLS 1.3, added", d, p, p - d))
 
 print()
 print("CPU of the interceptor during its TLS 1.2 turns (ticks of 10 ms; plainsight busy: "
