@@ -278,18 +278,51 @@ differs(const char *pol, const char *running)
 	return pol != NULL && strcmp(pol, running) != 0;
 }
 
+/* An optional path of the policy ("" or NULL: none) against the running one. */
+static bool
+differs_opt(const char *pol, const char *running)
+{
+	return strcmp(pol != NULL ? pol : "", running) != 0;
+}
+
+/* Whether the policy's known servers are not exactly the running ones. */
+static bool
+known_differ(const struct ps_pol_settings *s, const struct ps_tls_settings *t)
+{
+	unsigned int i;
+
+	if (s->n_known != t->n_known)
+		return true;
+	for (i = 0; i < s->n_known; i++) {
+		const struct ps_pol_known *k = &s->known[i];
+		const struct ps_known_server_cfg *c = &t->known[i];
+
+		if (differs_opt(k->sni, c->sni) || k->has_addr != c->has_addr ||
+		    (k->has_addr && (k->addr.family != c->family ||
+				     memcmp(k->addr.bytes, c->addr, sizeof(c->addr)) != 0)) ||
+		    differs_opt(k->cert, c->cert) || differs_opt(k->key, c->key) ||
+		    differs_opt(k->passphrase_file, c->passphrase_file))
+			return true;
+	}
+	return false;
+}
+
 /* Settings a restart changes: say which ones this policy would change. */
 static void
 restart_warnings(const struct ps_dp *dp, const struct ps_pol_settings *s, json_t *warnings)
 {
 	const struct ps_config *cfg = dp->cfg;
 
-	if (differs(s->ca_cert, cfg->tls.ca_cert) || differs(s->ca_key, cfg->tls.ca_key))
+	if (differs(s->ca_cert, cfg->tls.ca_cert) || differs(s->ca_key, cfg->tls.ca_key) ||
+	    (s->ca_cert != NULL &&
+	     differs_opt(s->ca_passphrase_file, cfg->tls.ca_passphrase_file)))
 		warn(warnings, "ca");
 	if (differs(s->untrusted_ca_cert, cfg->tls.untrusted_ca_cert) ||
-	    differs(s->untrusted_ca_key, cfg->tls.untrusted_ca_key))
+	    differs(s->untrusted_ca_key, cfg->tls.untrusted_ca_key) ||
+	    (s->untrusted_ca_cert != NULL &&
+	     differs_opt(s->untrusted_ca_passphrase_file, cfg->tls.untrusted_ca_passphrase_file)))
 		warn(warnings, "untrusted_ca");
-	if (s->has_known_servers && s->n_known != cfg->tls.n_known)
+	if (s->has_known_servers && known_differ(s, &cfg->tls))
 		warn(warnings, "known_servers");
 	if (s->has_session_cache && (s->session_cache_entries != cfg->tls.session_cache ||
 				     s->session_timeout_s != cfg->tls.session_timeout_s))

@@ -367,6 +367,27 @@ sys.stdout.buffer.write(body[body.find(b"\r\n\r\n") + 4:])' >"$T_TMP/tool-big.bi
 check "tool port: the 3 MB response reassembled from the tool port equals the file" \
 	test "$(sha_of "$T_TMP/www/big.bin")" = "$(sha_of "$T_TMP/tool-big.bin")"
 
+# A live policy naming known servers: they take effect at the next start,
+# and policy apply says so exactly when they differ from the running ones
+# (here: the same count, another certificate file).
+cp "$PKI/known.crt" "$T_TMP/known-copy.crt"
+for f in same other; do
+	crt=$PKI/known.crt
+	[ "$f" = other ] && crt=$T_TMP/known-copy.crt
+	cat >"$T_TMP/pol-$f.json" <<EOJ
+{
+	"settings": { "known_servers": [ { "sni": "known.ps.test", "cert": "$crt",
+					    "key": "$PKI/known.key" } ] },
+	"default": { "action": "decrypt" }
+}
+EOJ
+	"$PS_CTL" --socket "$SOCK" policy apply "$T_TMP/pol-$f.json" >"$T_TMP/apply-$f.txt" 2>&1
+done
+check "policy apply: the running known servers again, applied, no warning" \
+	sh -c "grep -q ': applied' '$T_TMP/apply-same.txt' && ! grep -q 'known_servers' '$T_TMP/apply-same.txt'"
+check "policy apply: a known server's certificate changed: warned (next start)" \
+	grep -q "warning: settings.known_servers differs.*next start" "$T_TMP/apply-other.txt"
+
 stop_pid "$DP_PID" INT
 check "plainsight-dp stops cleanly" sh -c "grep -q 'plainsight-dp: stopped' '$T_TMP/dp.log'"
 exit 0
