@@ -27,51 +27,13 @@
 #include "ps_tls_flow.h"
 
 #include "bench_tls.h"
+#include "ps_test_buf.h"
 
 #define QMAX		8192u		/* frames in flight, a ring */
 #define FRAME_MAX	2048u
 #define DELAY_US	100u		/* simulated one-way delay of every hop */
 #define WIRE_HIWAT	(256u * 1024u)	/* a peer's unsent TLS bytes before it stops writing */
 #define RUN_LIMIT_US	(600ull * 1000000ull)
-
-struct buf {
-	uint8_t *p;
-	size_t len, off, cap;	/* bytes [off, len) are pending */
-};
-
-static void
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	if (b->off > 0 && b->off == b->len)
-		b->off = b->len = 0;
-	if (b->cap - b->len < n) {
-		if (b->off > 0) {
-			memmove(b->p, b->p + b->off, b->len - b->off);
-			b->len -= b->off;
-			b->off = 0;
-		}
-		if (b->cap - b->len < n) {
-			b->cap = (b->len + n) * 2;
-			b->p = realloc(b->p, b->cap);
-			BT_CHECK(b->p != NULL);
-		}
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static size_t
-buf_pending(const struct buf *b)
-{
-	return b->len - b->off;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 enum dst { TO_PX_FROM_CLI, TO_PX_FROM_SRV, TO_CLI, TO_SRV };
 

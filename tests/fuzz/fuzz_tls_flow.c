@@ -70,6 +70,7 @@
 #include "ps_tcp.h"
 #include "ps_tls_flow.h"
 #include "fuzz_reader.h"
+#include "ps_test_buf.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -109,46 +110,6 @@ static size_t hello_len;
 
 /* ------------------------------------------------------------------ */
 
-struct buf {
-	uint8_t *p;
-	size_t len, off, cap;
-};
-
-static void
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	if (n == 0)
-		return;
-	if (b->off > 0 && b->off == b->len)
-		b->off = b->len = 0;
-	if (b->cap - b->len < n) {
-		if (b->off > 0) {
-			memmove(b->p, b->p + b->off, b->len - b->off);
-			b->len -= b->off;
-			b->off = 0;
-		}
-		if (b->cap - b->len < n) {
-			b->cap = (b->len + n) * 2;
-			b->p = realloc(b->p, b->cap);
-			CHECK(b->p != NULL);
-		}
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static size_t
-buf_pending(const struct buf *b)
-{
-	return b->len - b->off;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ------------------------------------------------------------------ */
 

@@ -44,6 +44,7 @@
 #include "ps_proxy.h"
 #include "ps_tcp.h"
 #include "ps_tls_flow.h"
+#include "ps_test_buf.h"
 
 #define DAY		(24L * 3600L)
 #define QMAX		8192u		/* frames in flight, a ring */
@@ -300,48 +301,6 @@ group_teardown(void **state)
 	unlink(app_key_path);
 	assert_int_equal(rmdir(tmpdir), 0);
 	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Byte buffers. */
-
-struct buf {
-	uint8_t *p;
-	size_t len, off, cap;	/* bytes [off, len) are pending */
-};
-
-static void
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	if (b->off > 0 && b->off == b->len)
-		b->off = b->len = 0;
-	if (b->cap - b->len < n) {
-		if (b->off > 0) {
-			memmove(b->p, b->p + b->off, b->len - b->off);
-			b->len -= b->off;
-			b->off = 0;
-		}
-		if (b->cap - b->len < n) {
-			b->cap = (b->len + n) * 2;
-			b->p = realloc(b->p, b->cap);
-			assert_non_null(b->p);
-		}
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static size_t
-buf_pending(const struct buf *b)
-{
-	return b->len - b->off;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
 }
 
 /* ------------------------------------------------------------------ */
