@@ -44,23 +44,10 @@ cat >"$T_TMP/policy.json" <<'EOF'
 	"default": { "action": "bypass" }
 }
 EOF
-cat >"$T_TMP/dp.json" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1, 2]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 8191, "mbuf_data_size": 16512, "cache": 128},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}
-	],
+dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}' - <<EOF
 	"intercept": {"tcp_ports": [443]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
-		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
-	"control": {"socket": "$SOCK"}
-}
+		"trust_system": false, "trust_bundle": "$PKI/root.crt"}
 EOF
 cat >"$T_TMP/prometheus.yml" <<EOF
 global:

@@ -53,26 +53,13 @@ cat >"$T_TMP/bad.json" <<'EOF'
 }
 EOF
 
-cat >"$T_TMP/dp.json" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1, 2]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 8191, "mbuf_data_size": 16512, "cache": 128},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}
-	],
+dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}' - <<EOF
 	"intercept": {"tcp_ports": [443, 4432], "policy": "$T_TMP/policy1.json"},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt",
 		"verify_failure": "resign-untrusted",
 		"untrusted_ca_cert": "$PKI/untrusted/ca.crt", "untrusted_ca_key": "$PKI/untrusted/ca.key"},
-	"sessions": {"log_file": "$T_TMP/sessions.jsonl"},
-	"control": {"socket": "$SOCK"}
-}
+	"sessions": {"log_file": "$T_TMP/sessions.jsonl"}
 EOF
 check "policy check accepts the policy" "$PS_CTL" policy check "$T_TMP/policy1.json"
 if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then

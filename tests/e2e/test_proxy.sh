@@ -21,23 +21,10 @@ in_srv() { ip netns exec "$NS_SRV" "$@"; }
 stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 flow() { stats "r['flows']['$1']"; }
 
-cat >"$T_TMP/dp.json" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1, 2]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 8191, "mbuf_data_size": 16512, "cache": 128},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}
-	],
+dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}' - <<EOF
 	"limits": {"max_flows": 4096},
 	"intercept": {"tcp_ports": [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008]},
-	"tcp": {"syn_retries": 2},
-	"control": {"socket": "$SOCK"}
-}
+	"tcp": {"syn_retries": 2}
 EOF
 if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
 	t_fail "plainsight-dp starts"

@@ -111,27 +111,14 @@ if [ -n "$DIRECT" ]; then
 else
 	CLI_CA=$PKI/ca/ca.crt
 	ISSUER="plainsight test CA"
-	cat >"$T_TMP/dp.json" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1, 2]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 8191, "mbuf_data_size": 16512, "cache": 128},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}
-	],
+	dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}' - <<EOF
 	"limits": {"max_flows": 4096},
 	"intercept": {"tcp_ports": [$SMTP, $SUBMIT, $IMAP, $POP3, $FTP, $FTP_CCERT, $PROXY, $HTTPS, $ODD,
 				    $(seq -s ', ' $PASV_MIN $PASV_MAX)],
 		      "$STARTTLS_KEY": [$SMTP, $SUBMIT, $IMAP, $POP3, $FTP, $FTP_CCERT]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
-	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000},
-	"control": {"socket": "$SOCK"}
-}
+	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000}
 EOF
 	# At most $STARTTLS_MAX StartTLS ports: one more is refused at validation.
 	refused() {	# RC OUTPUT KEY: a failure that names KEY, not as an unknown key

@@ -27,19 +27,8 @@ if ! "$PS_ROOT/tests/e2e/pki.sh" "$PKI" >"$T_TMP/pki.log" 2>&1; then
 fi
 check "appliance CA key is private (0600)" test "$(stat -c %a "$PKI/ca/ca.key")" = 600
 
-cat >"$T_TMP/dp.json" <<EOF
-{
-	"lcores": {"main": 0, "workers": [1, 2]},
-	"eal": {"memory_mb": 512, "hugepages": false, "file_prefix": "ps-$T_TOPO"},
-	"mempool": {"mbufs": 8191, "mbuf_data_size": 16512, "cache": 128},
-	"ports": [
-		{"name": "net-a", "role": "net", "segment": "seg0", "side": "a",
-		 "device": "net_af_packet0,iface=net-a,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "net-b", "role": "net", "segment": "seg0", "side": "b",
-		 "device": "net_af_packet1,iface=net-b,qpairs=2,framesz=16384,blocksz=16384"},
-		{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2",
-		 "tool": {"dport_rewrite": 80}}
-	],
+dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2",
+		 "tool": {"dport_rewrite": 80}}' - <<EOF
 	"limits": {"max_flows": 4096},
 	"intercept": {"tcp_ports": [443, 4431, 4432, 4433, 4434, 4435, 4436, 4437, 4438, 4439, 8080]},
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
@@ -48,9 +37,7 @@ cat >"$T_TMP/dp.json" <<EOF
 		"known_servers": [{"sni": "known.ps.test", "cert": "$PKI/known.crt",
 				   "key": "$PKI/known.key"}]},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl", "keep": 1000},
-	"recording": {"dir": "$T_TMP/rec", "rotate_mb": 2, "keep_files": 50},
-	"control": {"socket": "$SOCK"}
-}
+	"recording": {"dir": "$T_TMP/rec", "rotate_mb": 2, "keep_files": 50}
 EOF
 
 mkdir -p "$T_TMP/rec"
