@@ -92,6 +92,19 @@ start_dp() {
 	fi
 }
 
+# dp_up CONFIG NAME: start_dp in the topology's data-plane namespace on
+# $SOCK; a check named NAME, and the test ends here when it fails.
+dp_up() {
+	if ! start_dp "$NS_DP" "$1" "$SOCK"; then
+		t_fail "$2"
+		exit 1
+	fi
+	t_ok "$2"
+}
+
+# stats EXPR: EXPR (python, r the reply) over the data plane's stats on $SOCK.
+stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
+
 # dp_config FILE WORKERS [EXTRA_PORTS [MEMBERS]]: write the data plane
 # configuration most end-to-end tests share: WORKERS (1 or 2) worker lcores,
 # ports net-a and net-b of segment seg0 on the topology's veths (one queue

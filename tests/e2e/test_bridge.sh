@@ -37,11 +37,7 @@ EOF
 bg "$NS_TOOL" "$T_TMP/tool.tcpdump.log" tcpdump -n -i eth0 -Q in -U -w "$T_TMP/tool.pcap"
 TOOL_CAP=$T_LAST_PID
 
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts on af_packet ports"
-	exit 1
-fi
-t_ok "plainsight-dp starts on af_packet ports"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts on af_packet ports"
 # What the client sends and what the server receives, for byte comparison.
 bg "$NS_CLI" "$T_TMP/cli.tcpdump.log" tcpdump -n -i eth0 -Q out -U -s 0 -w "$T_TMP/cli-out.pcap" not tcp
 CLI_CAP=$T_LAST_PID

@@ -17,7 +17,6 @@ SOCK=$T_TMP/dp.sock
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 # frames FILE [FILTER]: frames of a pcap (matching a tshark display filter).
 frames() { timeout 120 tshark -n -r "$1" ${2:+-Y "$2"} 2>/dev/null | wc -l; }
 

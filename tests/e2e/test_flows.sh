@@ -36,7 +36,6 @@ write_cfg() {	# file max_flows overflow
 EOF
 }
 SOCK=$T_TMP/dp.sock
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 
 # Echo server on 5002 (selected) and 5003 (not selected), bulk sink on 5001.
 bg "$NS_SRV" "$T_TMP/echo2.log" socat TCP-LISTEN:5002,bind=$SRV4,fork,reuseaddr,backlog=256 EXEC:cat
@@ -61,11 +60,7 @@ held_clients() {
 }
 
 write_cfg "$T_TMP/bypass.json" 64 bypass
-if ! start_dp "$NS_DP" "$T_TMP/bypass.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with two workers"
-	exit 1
-fi
-t_ok "plainsight-dp starts with two workers"
+dp_up "$T_TMP/bypass.json" "plainsight-dp starts with two workers"
 check "two workers, two rx queues per net port, software dispatch (af_packet has no RSS)" \
 	sh -c "'$PS_CTL' --socket '$SOCK' --json status | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(not (len(r[\"workers\"]) == 2 and r[\"ports\"][0][\"rx_queues\"] == 2 and r[\"dispatch\"] == \"software\" and not r[\"ports\"][0][\"rss\"]))'"
 

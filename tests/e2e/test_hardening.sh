@@ -27,7 +27,6 @@ T_TOPO=h$(($$ % 1000000))
 SOCK=$T_TMP/dp.sock
 PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 tls() { stats "r['tls']['$1']"; }
 # rec PORT EXPR: EXPR over the newest session record to server port PORT.
 rec() {
@@ -118,11 +117,7 @@ dp_config "$T_TMP/dp.json" 1 "" - <<EOF || exit 1
 		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
 	"sessions": {"keep": 1000}
 EOF
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts"
-	exit 1
-fi
-t_ok "plainsight-dp starts"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts"
 
 mkdir -p "$T_TMP/www" && echo "hardening test page" >"$T_TMP/www/index.html"
 srv() {	# PORT NAME [s_server options]

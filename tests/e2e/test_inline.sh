@@ -19,7 +19,6 @@ SOCK=$T_TMP/dp.sock
 PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
 in_ips() { ip netns exec "$NS_IPS" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 tools() { ctl_json "$SOCK" tools >"$T_TMP/tools.json" && json_get "$T_TMP/tools.json" "$1"; }
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
 fetch() {	# fetch PATH OUT: HTTPS through the appliance, at most 8 s
@@ -52,11 +51,7 @@ dp_config "$T_TMP/dp.json" 2 '{"name": "ips-a", "role": "tool-inline", "pair": "
 	"tls": {"ca_cert": "$PKI/ca/ca.crt", "ca_key": "$PKI/ca/ca.key",
 		"trust_system": false, "trust_bundle": "$PKI/root.crt"}
 EOF
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with an inline tool"
-	exit 1
-fi
-t_ok "plainsight-dp starts with an inline tool"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts with an inline tool"
 
 mkdir -p "$T_TMP/www"
 echo "inline tool page" >"$T_TMP/www/index.html"

@@ -70,7 +70,6 @@ print(res[0]['value'][1] if res else '')" 2>/dev/null
 }
 # prom_is EXPR VALUE: Prometheus gives VALUE for EXPR.
 prom_is() { [ "$(prom "$1")" = "$2" ]; }
-stats() { ctl --json stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 pshow() { ctl --json policy show >"$T_TMP/show.json" && json_get "$T_TMP/show.json" "$1"; }
 # same EXPR PYEXPR: Prometheus's value of EXPR equals the live stats' PYEXPR
 # (the data plane's stats are read first, Prometheus's next scrape must agree).
@@ -94,11 +93,7 @@ print(s.recv(1 << 20).decode())
 EOF
 }
 
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts"
-	exit 1
-fi
-t_ok "plainsight-dp starts"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts"
 bg "$NS_DP" "$T_TMP/ctld.log" "$PS_CTLD" --socket "$SOCK" --listen "$CTLD_ADDR" \
 	--policy "$T_TMP/policy.json"
 CTLD_PID=$T_LAST_PID

@@ -17,7 +17,6 @@ eval "$("$PS_ROOT/scripts/topo.sh" env "$T_TOPO")"
 SOCK=$T_TMP/dp.sock
 PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
 
 "$PS_ROOT/tests/e2e/pki.sh" "$PKI" >"$T_TMP/pki.log" 2>&1 || { t_fail "test PKI"; exit 1; }
@@ -62,11 +61,7 @@ dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "n
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl"}
 EOF
 check "policy check accepts the policy" "$PS_CTL" policy check "$T_TMP/policy1.json"
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with a policy"
-	exit 1
-fi
-t_ok "plainsight-dp starts with a policy"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts with a policy"
 ctl --json status >"$T_TMP/status.json"
 check "status names the policy and its rules" \
 	json_get "$T_TMP/status.json" "'ok' if r['policy']['rules'] == 3 and r['policy']['path'].endswith('policy1.json') else sys.exit(1)"

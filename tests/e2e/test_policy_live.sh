@@ -21,7 +21,6 @@ eval "$("$PS_ROOT/scripts/topo.sh" env "$T_TOPO")"
 SOCK=$T_TMP/dp.sock
 PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
 # last_session NAME: the most recent record whose SNI or certificate matches NAME.
 last_session() { ctl --json sessions --cert "$1" --limit 1 >"$T_TMP/s.json"; }
@@ -73,11 +72,7 @@ dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "n
 		"trust_system": false, "trust_bundle": "$PKI/root.crt", "bypass_ttl_s": 600},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl"}
 EOF
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with the policy"
-	exit 1
-fi
-t_ok "plainsight-dp starts with the policy"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts with the policy"
 
 mkdir -p "$T_TMP/www" && echo "live policy page" >"$T_TMP/www/index.html"
 serve() {	# serve PORT CERT [s_server options]

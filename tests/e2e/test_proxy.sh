@@ -18,7 +18,6 @@ SOCK=$T_TMP/dp.sock
 KIT="python3 $PS_ROOT/tests/e2e/tcpkit.py"
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 flow() { stats "r['flows']['$1']"; }
 
 dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}' - <<EOF
@@ -26,11 +25,7 @@ dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "n
 	"intercept": {"tcp_ports": [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008]},
 	"tcp": {"syn_retries": 2}
 EOF
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts"
-	exit 1
-fi
-t_ok "plainsight-dp starts"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts"
 
 MB=${PS_PROXY_MB:-200}
 make_bulk_files "$MB"

@@ -17,7 +17,6 @@ T_TOPO=q$(($$ % 1000000))	# unique: runs may overlap
 "$PS_ROOT/scripts/topo.sh" up "$T_TOPO" wan || { t_fail "topology up"; exit 1; }
 eval "$("$PS_ROOT/scripts/topo.sh" env "$T_TOPO")"
 SOCK=$T_TMP/dp.sock
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 
 for ns in "$NS_WANA" "$NS_WANB"; do
 	bg "$ns" "$T_TMP/$ns.impair.log" python3 "$PS_ROOT/tests/e2e/impair.py" c0 d0 \
@@ -33,11 +32,7 @@ done
 dp_config "$T_TMP/dp.json" 2 '{"name": "tool0", "role": "tool-oob", "device": "net_af_packet2,iface=tool0,qpairs=2"}' - <<EOF
 	"intercept": {"tcp_ports": [5001, 5002]}
 EOF
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts"
-	exit 1
-fi
-t_ok "plainsight-dp starts"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts"
 check "ping crosses the impaired path" ip netns exec "$NS_CLI" ping -c 5 -i 0.2 -W 2 "$SRV4"
 
 make_bulk_files "${PS_FAULTS_MB:-20}"

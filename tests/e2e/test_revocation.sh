@@ -18,7 +18,6 @@ T_TOPO=r$(($$ % 1000000))
 SOCK=$T_TMP/dp.sock
 PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 # record SNI EXPR: EXPR over the newest session record for SNI (s).
 record() {
 	"$PS_CTL" --socket "$SOCK" --json sessions --sni "$1" >"$T_TMP/s.json" &&
@@ -155,11 +154,7 @@ get() {
 
 # Run 1: revocation_unknown reject (the default).
 rev_config "$T_TMP/dp.json" "[\"$PKI/ca1.crl\"]"
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with tls.crl_files"
-	exit 1
-fi
-t_ok "plainsight-dp starts with tls.crl_files"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts with tls.crl_files"
 
 get good.ps.test 443 "$T_TMP/good.out"
 check "good leaf: decrypted, the client gets the page" cmp "$T_TMP/www/index.html" "$T_TMP/good.out"

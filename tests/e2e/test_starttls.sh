@@ -147,11 +147,7 @@ PY
 
 	bg "$NS_TOOL" "$T_TMP/tool.log" tcpdump -n -i eth0 -Q in -U -w "$TOOL_PCAP"
 	TOOL_PID=$T_LAST_PID
-	if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-		t_fail "plainsight-dp starts with TLS interception on the StartTLS ports"
-		exit 1
-	fi
-	t_ok "plainsight-dp starts with TLS interception on the StartTLS ports"
+	dp_up "$T_TMP/dp.json" "plainsight-dp starts with TLS interception on the StartTLS ports"
 fi
 
 # --- servers -------------------------------------------------------------

@@ -28,7 +28,6 @@ PKI=$T_TMP/pki
 UDP_PORT=5514
 TCP_PORT=5515
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 
 "$PS_ROOT/tests/e2e/pki.sh" "$PKI" >"$T_TMP/pki.log" 2>&1 || { t_fail "test PKI"; exit 1; }
 
@@ -150,11 +149,7 @@ stats_check() {
 
 # ---- 1. UDP ----
 dp_config "$T_TMP/dp-udp.json" "udp://127.0.0.1:$UDP_PORT"
-if ! start_dp "$NS_DP" "$T_TMP/dp-udp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with a UDP syslog target"
-	exit 1
-fi
-t_ok "plainsight-dp starts with a UDP syslog target"
+dp_up "$T_TMP/dp-udp.json" "plainsight-dp starts with a UDP syslog target"
 n_ok=0
 for i in 1 2 3 4 5; do fetch www.ps.test && n_ok=$((n_ok + 1)); done
 # The quiet rule bypasses: s_client sees the server itself.
@@ -198,11 +193,7 @@ rm -f "$T_TMP/sessions.jsonl"
 
 # ---- 2. TCP, SIGHUP rotation, collector restart ----
 dp_config "$T_TMP/dp-tcp.json" "tcp://[::1]:$TCP_PORT"
-if ! start_dp "$NS_DP" "$T_TMP/dp-tcp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with a TCP syslog target"
-	exit 1
-fi
-t_ok "plainsight-dp starts with a TCP syslog target"
+dp_up "$T_TMP/dp-tcp.json" "plainsight-dp starts with a TCP syslog target"
 N=40
 (for i in $(seq $N); do fetch www.ps.test && echo ok; done) >"$T_TMP/fetch.log" 2>&1 &
 FETCH_PID=$!

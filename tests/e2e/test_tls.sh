@@ -19,7 +19,6 @@ eval "$("$PS_ROOT/scripts/topo.sh" env "$T_TOPO")"
 SOCK=$T_TMP/dp.sock
 PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 tls() { stats "r['tls']['$1']"; }
 
 if ! "$PS_ROOT/tests/e2e/pki.sh" "$PKI" >"$T_TMP/pki.log" 2>&1; then
@@ -51,11 +50,7 @@ check "the configuration with TLS passes --check ($out)" sh -c "echo '$out' | gr
 
 bg "$NS_TOOL" "$T_TMP/tool.log" tcpdump -n -i eth0 -Q in -U -w "$T_TMP/tool.pcap"
 TOOL_PID=$T_LAST_PID
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with TLS interception"
-	exit 1
-fi
-t_ok "plainsight-dp starts with TLS interception"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts with TLS interception"
 
 # Servers: s_server -WWW for files, one per certificate kind.
 mkdir -p "$T_TMP/www"

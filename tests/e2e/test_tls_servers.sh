@@ -141,11 +141,7 @@ dp_config "$T_TMP/dp.json" 1 "" - <<EOF
 		"trust_system": false, "trust_bundle": "$PKI/root.crt"},
 	"sessions": {"log_file": "$T_TMP/sessions.jsonl"}
 EOF
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts"
-	exit 1
-fi
-t_ok "plainsight-dp starts"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts"
 
 # A capture on the server's side of the appliance: what nginx is sent.
 bg "$NS_SRV" "$T_TMP/srv.cap.log" tcpdump -i eth0 -U -w "$T_TMP/srv.pcap" tcp port 4434

@@ -31,7 +31,6 @@ PKI=$T_TMP/pki
 in_cli() { ip netns exec "$NS_CLI" "$@"; }
 ctl() { "$PS_CTL" --socket "$SOCK" "$@"; }
 tools() { ctl_json "$SOCK" tools >"$T_TMP/tools.json" && json_get "$T_TMP/tools.json" "$1"; }
-stats() { ctl_json "$SOCK" stats >"$T_TMP/stats.json" && json_get "$T_TMP/stats.json" "$1"; }
 fetch() {	# fetch PATH OUT: HTTPS through the appliance, at most 8 s
 	in_cli curl -sS --max-time 8 --cacert "$PKI/ca/ca.crt" --resolve www.ps.test:443:$SRV4 \
 		-o "$2" "https://www.ps.test/$1" 2>>"$T_TMP/curl.err"
@@ -87,11 +86,7 @@ dp_config "$T_TMP/dp.json" 1 '{"name": "tool0", "role": "tool-oob", "device": "n
 	"recording": {"dir": "$T_TMP/rec"}
 EOF
 mkdir -p "$T_TMP/rec"
-if ! start_dp "$NS_DP" "$T_TMP/dp.json" "$SOCK"; then
-	t_fail "plainsight-dp starts with two inline tools"
-	exit 1
-fi
-t_ok "plainsight-dp starts with two inline tools"
+dp_up "$T_TMP/dp.json" "plainsight-dp starts with two inline tools"
 
 mkdir -p "$T_TMP/www"
 echo "tool chain page" >"$T_TMP/www/index.html"
