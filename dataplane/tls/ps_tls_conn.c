@@ -589,53 +589,54 @@ ps_tls_conn_free(struct ps_tls_conn *conn)
 	free(conn);
 }
 
-/* Replace drained, oversized memory BIOs (see PS_TLS_BIO_KEEP). */
-static void
-bio_trim(struct ps_tls_conn *conn)
+/*
+ * A new empty memory BIO to replace bio with, when bio holds nothing but
+ * keeps more than keep bytes of grown memory; NULL otherwise (or without
+ * memory: bio stays).
+ */
+static BIO *
+empty_bio_for(BIO *bio, size_t keep)
 {
 	BUF_MEM *bm;
 	BIO *b;
 
-	if (BIO_ctrl_pending(conn->wbio) == 0 && BIO_get_mem_ptr(conn->wbio, &bm) == 1 &&
-	    bm != NULL && bm->max > PS_TLS_BIO_KEEP) {
-		b = BIO_new(BIO_s_mem());
-		if (b != NULL) {
-			SSL_set0_wbio(conn->ssl, b);	/* frees the old one */
-			conn->wbio = b;
-		}
+	if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &bm) != 1 || bm == NULL ||
+	    bm->max <= keep || (b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	BIO_set_mem_eof_return(b, -1);	/* empty means "retry later", never EOF */
+	return b;
+}
+
+/* Replace the leg's drained memory BIOs that keep more than keep bytes. */
+static void
+bio_replace_drained(struct ps_tls_conn *conn, size_t keep)
+{
+	BIO *b;
+
+	if ((b = empty_bio_for(conn->wbio, keep)) != NULL) {
+		SSL_set0_wbio(conn->ssl, b);	/* frees the old one */
+		conn->wbio = b;
 	}
-	if (BIO_ctrl_pending(conn->rbio) == 0 && BIO_get_mem_ptr(conn->rbio, &bm) == 1 &&
-	    bm != NULL && bm->max > PS_TLS_BIO_KEEP) {
-		b = BIO_new(BIO_s_mem());
-		if (b != NULL) {
-			BIO_set_mem_eof_return(b, -1);
-			SSL_set0_rbio(conn->ssl, b);	/* frees the old one */
-			conn->rbio = b;
-		}
+	if ((b = empty_bio_for(conn->rbio, keep)) != NULL) {
+		SSL_set0_rbio(conn->ssl, b);	/* frees the old one */
+		conn->rbio = b;
 	}
 	err_clear();
+}
+
+/* Replace drained, oversized memory BIOs (see PS_TLS_BIO_KEEP). */
+static void
+bio_trim(struct ps_tls_conn *conn)
+{
+	bio_replace_drained(conn, PS_TLS_BIO_KEEP);
 }
 
 /* See ps_tls_conn.h. */
 void
 ps_tls_conn_release(struct ps_tls_conn *conn)
 {
-	BUF_MEM *bm;
-	BIO *b;
-
 	(void)SSL_free_buffers(conn->ssl);	/* a no-op while a record is partial */
-	if (BIO_ctrl_pending(conn->wbio) == 0 && BIO_get_mem_ptr(conn->wbio, &bm) == 1 &&
-	    bm != NULL && bm->max > 0 && (b = BIO_new(BIO_s_mem())) != NULL) {
-		SSL_set0_wbio(conn->ssl, b);
-		conn->wbio = b;
-	}
-	if (BIO_ctrl_pending(conn->rbio) == 0 && BIO_get_mem_ptr(conn->rbio, &bm) == 1 &&
-	    bm != NULL && bm->max > 0 && (b = BIO_new(BIO_s_mem())) != NULL) {
-		BIO_set_mem_eof_return(b, -1);
-		SSL_set0_rbio(conn->ssl, b);
-		conn->rbio = b;
-	}
-	err_clear();
+	bio_replace_drained(conn, 0);
 }
 
 static enum ps_tls_status
