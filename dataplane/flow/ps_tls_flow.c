@@ -675,13 +675,25 @@ upstream_connect(struct ps_tls_flow *t, struct ps_proxy *px)
 	t->state = PS_TLSF_ST_UPSTREAM;
 }
 
+#define SIGALGS_MAX	128u	/* signature algorithms looked at, the first ones */
+
+/* The client's signature_algorithms as a list, for the forged leaf's key type. */
+static size_t
+hello_sigalgs(const struct ps_tls_client_hello *h, uint16_t out[SIGALGS_MAX])
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->signature_algorithms.n && n < SIGALGS_MAX; i++)
+		out[n++] = ps_tls_u16_at(&h->signature_algorithms, i);
+	return n;
+}
+
 static void
 upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 {
 	const struct ps_tls_client_hello *h = ps_tls_hello_result(t->rd);
-	bool has_ext = h->signature_algorithms.p != NULL;
-	uint16_t sigalgs[128];
-	unsigned int i, n = 0;
+	uint16_t sigalgs[SIGALGS_MAX];
+	size_t n = hello_sigalgs(h, sigalgs);
 
 	count(t, PS_TLSF_HELLO_TLS);
 	if (h->sni_valid)
@@ -692,9 +704,7 @@ upstream_start(struct ps_tls_flow *t, struct ps_proxy *px)
 		snprintf(t->sni, sizeof(t->sni), "%.*s", (int)sizeof(t->sni) - 1, t->connect_host);
 	keep_alpn(t, h);
 	t->client_max_version = ps_tls_hello_max_version(h);
-	for (i = 0; i < h->signature_algorithms.n && n < 128; i++)
-		sigalgs[n++] = ps_tls_u16_at(&h->signature_algorithms, i);
-	t->leaf_type = ps_tls_leaf_type_for(sigalgs, n, has_ext);
+	t->leaf_type = ps_tls_leaf_type_for(sigalgs, n, h->signature_algorithms.p != NULL);
 	t->hello_tls = true;
 	if (bypass_known(t)) {
 		/* Known not to be interceptable: relayed from the first byte. */
@@ -1355,11 +1365,9 @@ step_upstream(struct ps_tls_flow *t, struct ps_proxy *px)
 		if (t->rd != NULL) {
 			/* Never a stronger key than the server's own. */
 			const struct ps_tls_client_hello *h = ps_tls_hello_result(t->rd);
-			uint16_t sigalgs[128];
-			unsigned int i, n = 0;
+			uint16_t sigalgs[SIGALGS_MAX];
+			size_t n = hello_sigalgs(h, sigalgs);
 
-			for (i = 0; i < h->signature_algorithms.n && n < 128; i++)
-				sigalgs[n++] = ps_tls_u16_at(&h->signature_algorithms, i);
 			t->leaf_type = ps_tls_leaf_type_for_peer(sigalgs, n,
 								 h->signature_algorithms.p != NULL,
 								 peer);
